@@ -1,0 +1,271 @@
+"""The data every connector produces, the one protocol they implement, and their registry.
+
+Data flows one way: a connector lists `DocumentRef`s (cheap: id + version stamp), the indexer
+asks it to `load` only those whose stamp changed, and a loaded `Document` carries sections with
+heading paths and locations so every chunk can be cited precisely. A problem with one item is
+yielded as a `Failure` rather than raised, so one bad file or page never aborts a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+MetadataValue = str | int | float | bool
+
+
+class ConnectorError(Exception):
+    """A source as a whole cannot be read (down, wrong URL, wrong credentials).
+
+    The message is shown to the user as it is: say what failed and what to do about it.
+    """
+
+
+class CredentialsError(ConnectorError):
+    """The source rejected the credentials (HTTP 401/403, bad password, missing permission)."""
+
+
+class DocumentError(Exception):
+    """One document cannot be read or parsed; the rest of the source is unaffected."""
+
+
+class Location(BaseModel):
+    """Where a piece of text sits in its document, for citations."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line_start: int | None = None
+    line_end: int | None = None
+    page: int | None = None
+
+    def label(self) -> str:
+        """A short human form such as ``p. 3`` or ``lines 10-24``."""
+        parts = []
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        if self.line_start is not None:
+            end = self.line_end if self.line_end is not None else self.line_start
+            parts.append(f"line {self.line_start}" if end == self.line_start else f"lines {self.line_start}-{end}")
+        return ", ".join(parts)
+
+
+class Section(BaseModel):
+    """A run of text under one heading path.
+
+    ``line_start`` is the 1-based line of the section's first text line in the source, when the
+    format has lines; the chunker derives each chunk's line range from it. ``anchor`` is a
+    fragment a reader can jump to (a wiki section), appended to the document uri in citations.
+    """
+
+    heading_path: list[str] = Field(default_factory=list)
+    text: str
+    line_start: int | None = None
+    page: int | None = None
+    anchor: str | None = None
+
+
+class DocumentRef(BaseModel):
+    """A document as a listing sees it: enough to decide whether it must be loaded again.
+
+    ``version`` is a cheap change stamp (mtime+size, a revision id); when it equals the stored
+    one the document is not loaded at all. ``document`` may carry the loaded document when the
+    listing already has its content (a database row, a JSON line), saving a second read.
+    """
+
+    key: str
+    version: str | None = None
+    document: Document | None = None
+
+
+class Document(BaseModel):
+    """One citable unit of an organisation's knowledge: a file, a wiki page, a table row."""
+
+    source: str
+    key: str = Field(description="Stable id within the source, e.g. a relative path or page id.")
+    title: str
+    uri: str = Field(description="Where a person can open the original (file://, https://, ...).")
+    sections: list[Section]
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    modified: datetime | None = None
+    mime_type: str = "text/plain"
+    version: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The document id across all sources: ``source:key``."""
+        return f"{self.source}:{self.key}"
+
+    @property
+    def content_hash(self) -> str:
+        """A hash of everything that ends up in the index; equal hash means nothing to redo."""
+        payload = {
+            "title": self.title,
+            "uri": self.uri,
+            "sections": [s.model_dump() for s in self.sections],
+            "metadata": self.metadata,
+            "mime_type": self.mime_type,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    @property
+    def text(self) -> str:
+        """The whole document as readable text, headings included as Markdown-style lines."""
+        out: list[str] = []
+        previous: list[str] = []
+        for section in self.sections:
+            path = section.heading_path
+            if path and path != previous:
+                # Print only the headings that changed, at their depth.
+                common = 0
+                while common < min(len(path), len(previous)) and path[common] == previous[common]:
+                    common += 1
+                for depth in range(common, len(path)):
+                    out.append(f"{'#' * (depth + 1)} {path[depth]}")
+            previous = path
+            if section.text.strip():
+                out.append(section.text.strip())
+        return "\n\n".join(out)
+
+
+DocumentRef.model_rebuild()
+
+
+class Failure(BaseModel):
+    """One item that could not be read, reported in the index summary and status."""
+
+    source: str
+    key: str
+    message: str
+
+
+class SourceConfig(BaseModel):
+    """Settings every source has; each connector type extends this with its own keys.
+
+    Unknown keys are errors, so a typo in the config file is reported instead of ignored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    type: str
+    sync_interval: float | None = Field(
+        default=None, gt=0, description="Seconds between background syncs while `orgkb serve` runs."
+    )
+
+    @staticmethod
+    def resolve_path(value: str | Path, info: ValidationInfo) -> Path:
+        """Resolve a path relative to the config file's folder (given in the validation context)."""
+        path = Path(value).expanduser()
+        base = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base is not None:
+            path = Path(base) / path
+        return path.resolve()
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """What every source implements.
+
+    ``list_documents`` must list *every* document the source has now: the indexer deletes what
+    a complete listing no longer contains. If the source cannot be listed completely it raises
+    `ConnectorError` (nothing is deleted then); per-item problems are yielded as `Failure`.
+    """
+
+    config: SourceConfig
+
+    def check(self) -> None:
+        """Verify the source is reachable and the credentials work; raise `ConnectorError`."""
+        ...
+
+    def list_documents(self) -> Iterator[DocumentRef | Failure]:
+        """Yield a ref for every document, or a failure for an item that cannot be listed."""
+        ...
+
+    def load(self, ref: DocumentRef) -> Document:
+        """Read and parse one document; raise `DocumentError` if it cannot be."""
+        ...
+
+
+class Change(BaseModel):
+    """What an incremental sync found: refs to (re)load and keys that are gone."""
+
+    updated: list[DocumentRef] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    cursor: str
+
+
+@runtime_checkable
+class IncrementalConnector(Connector, Protocol):
+    """A source that can report what changed since a cursor, cheaper than a full listing."""
+
+    def initial_cursor(self) -> str:
+        """A cursor for "now", taken before a full listing so nothing is missed between them."""
+        ...
+
+    def changes_since(self, cursor: str) -> Change:
+        """Changes after ``cursor``; raise `ConnectorError` if the source cannot answer."""
+        ...
+
+
+ConnectorFactory = Callable[[Any], Connector]
+
+
+class ConnectorType(BaseModel):
+    """A registry entry: the config model for a ``type`` and how to build its connector."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    type: str
+    config_model: type[SourceConfig]
+    factory: Any
+    description: str = ""
+
+
+class ConnectorRegistry:
+    """Maps a source ``type`` in the config file to its config model and connector class."""
+
+    _types: ClassVar[dict[str, ConnectorType]] = {}
+
+    @classmethod
+    def register(cls, type_name: str, config_model: type[SourceConfig], description: str = "") -> Callable[[Any], Any]:
+        """Class decorator: ``@ConnectorRegistry.register("files", FilesConfig)``."""
+
+        def decorator(factory: Any) -> Any:
+            cls._types[type_name] = ConnectorType(
+                type=type_name, config_model=config_model, factory=factory, description=description
+            )
+            return factory
+
+        return decorator
+
+    @classmethod
+    def get(cls, type_name: str) -> ConnectorType:
+        """The entry for ``type_name``; `KeyError` names the known types."""
+        load_builtin_connectors()
+        if type_name not in cls._types:
+            known = ", ".join(sorted(cls._types))
+            raise KeyError(f"unknown source type {type_name!r} (known: {known})")
+        return cls._types[type_name]
+
+    @classmethod
+    def types(cls) -> list[str]:
+        """All registered type names."""
+        load_builtin_connectors()
+        return sorted(cls._types)
+
+    @classmethod
+    def build(cls, config: SourceConfig) -> Connector:
+        """A connector for a validated source config."""
+        return cls.get(config.type).factory(config)
+
+
+def load_builtin_connectors() -> None:
+    """Import the bundled connector modules so they register themselves."""
+    import connectors  # noqa: F401  (the package imports every built-in connector module)
