@@ -34,6 +34,14 @@ class CredentialsError(ConnectorError):
 class DocumentError(Exception):
     """One document cannot be read or parsed; the rest of the source is unaffected."""
 
+    skipped = False
+
+
+class SkippedDocument(DocumentError):
+    """A document deliberately not indexed (binary, unsupported); reported as skipped, not failed."""
+
+    skipped = True
+
 
 class Location(BaseModel):
     """Where a piece of text sits in its document, for citations."""
@@ -143,6 +151,7 @@ class Failure(BaseModel):
     source: str
     key: str
     message: str
+    skipped: bool = Field(default=False, description="Deliberately not indexed (binary, too large), not an error.")
 
 
 class SourceConfig(BaseModel):

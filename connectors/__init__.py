@@ -1,0 +1,5 @@
+"""Connectors read sources. Importing this package registers every built-in connector type."""
+
+from connectors import files  # noqa: F401
+
+__all__ = ["files"]

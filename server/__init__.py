@@ -1,0 +1,1 @@
+"""orgkb's indexing pipeline, retrieval and MCP server."""

@@ -1,0 +1,7 @@
+"""`python -m server` is `orgkb`."""
+
+import sys
+
+from server.cli import main
+
+sys.exit(main())

@@ -1,0 +1,127 @@
+"""Handlers of the `orgkb` subcommands (index, search, serve, status)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from server.cli import command, print_json, quiet_model_loading
+from server.config import OrgkbConfig
+from server.filters import SearchFilters
+from server.indexer import Indexer, IndexSummary, SourceSummary
+from server.knowledge import KnowledgeIndex
+from server.service import KnowledgeService
+
+# Human-readable output goes to stderr so stdout stays clean for --json and for pipes.
+console = Console(stderr=True)
+
+
+class RichProgress:
+    """Shows a live line per source while indexing."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def start_source(self, source: str) -> None:
+        self.tasks[source] = self.progress.add_task(source, total=None, detail="listing")
+
+    def advance(self, source: str, documents: int, detail: str) -> None:
+        self.progress.update(self.tasks[source], advance=documents, detail=detail[-60:])
+
+    def end_source(self, summary: SourceSummary) -> None:
+        detail = f"[red]failed: {summary.error}" if summary.error else "[green]done"
+        task = self.tasks[summary.source]
+        done = self.progress.tasks[task].completed
+        self.progress.update(task, total=done or 1, completed=done or 1, detail=detail)
+
+
+@command("index")
+def index_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
+    """Sync sources into the index and print a summary."""
+    quiet_model_loading()
+    if not config.sources:
+        console.print("[yellow]No sources configured: add [[sources]] entries to the config file.")
+        return 2
+    index = KnowledgeIndex(config)
+    columns = [SpinnerColumn(), TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed:>6.0f} docs"),
+               TimeElapsedColumn(), TextColumn("{task.fields[detail]}", style="dim")]
+    with Progress(*columns, console=console, transient=False) as progress:
+        summary = Indexer(index, progress=RichProgress(progress)).run(args.source, full=args.full)
+    print_summary(summary)
+    return 0 if summary.ok else 1
+
+
+def print_summary(summary: IndexSummary) -> None:
+    """A table of what each source did, then every failure."""
+    table = Table(title="Index summary")
+    for column in ("source", "added", "updated", "unchanged", "deleted", "failed", "skipped", "chunks embedded", "seconds"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for s in summary.sources:
+        table.add_row(s.source, str(s.added), str(s.updated), str(s.unchanged), str(s.deleted), str(s.failed),
+                      str(s.skipped), str(s.chunks_embedded), f"{s.seconds:.1f}")
+    console.print(table)
+    for s in summary.sources:
+        if s.error:
+            console.print(f"[red]{s.source}: not synced: {s.error}")
+        for failure in s.failures:
+            style = "dim" if failure.skipped else "yellow"
+            console.print(f"[{style}]{s.source}: {failure.key}: {failure.message}", highlight=False)
+
+
+@command("search")
+def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
+    """Search and print cited hits (or JSON)."""
+    quiet_model_loading()
+    service = KnowledgeService(KnowledgeIndex(config))
+    filters = SearchFilters(sources=args.source, path_prefix=args.path_prefix, file_types=args.file_types)
+    response = service.searcher.search(args.query, limit=args.limit, mode=args.mode, filters=filters)
+    if args.json:
+        print_json(response.model_dump(mode="json"))
+        return 0
+    out = Console()
+    if not response.hits:
+        out.print(f"No results for {args.query!r}.")
+        return 0
+    for number, hit in enumerate(response.hits, start=1):
+        out.print(f"[bold][{number}] {' › '.join([hit.title, *hit.heading_path])}[/bold]  [dim]score {hit.score:.3f}[/dim]", highlight=False)
+        where = hit.location.label()
+        out.print(f"    [cyan]{hit.uri}[/cyan]{f'  ({where})' if where else ''}", highlight=False)
+        text = hit.text if len(hit.text) <= 600 else hit.text[:600].rstrip() + " …"
+        out.print("    " + text.replace("\n", "\n    "), highlight=False)
+        out.print()
+    return 0
+
+
+@command("serve")
+def serve_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
+    """Run the MCP server over stdio."""
+    quiet_model_loading()
+    from server.mcp_app import build_server
+
+    server = build_server(KnowledgeService(KnowledgeIndex(config)), warm_up=not args.no_warm_up)
+    server.run("stdio")
+    return 0
+
+
+@command("status")
+def status_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
+    """Print per-source document counts, last sync and failures."""
+    sources = KnowledgeService(KnowledgeIndex(config)).list_sources()
+    if args.json:
+        print_json(sources.model_dump(mode="json"))
+        return 0
+    out = Console()
+    table = Table(title=f"orgkb index at {config.data_dir}")
+    for column in ("source", "type", "documents", "chunks", "last sync", "failures", "error"):
+        table.add_column(column)
+    for s in sources.sources:
+        last = s.last_sync.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if s.last_sync else "never"
+        failures = sum(1 for f in s.failures if not f.skipped)
+        table.add_row(s.name, s.type, str(s.documents), str(s.chunks), last, str(failures), s.last_error or "")
+    out.print(table)
+    return 0

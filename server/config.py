@@ -1,0 +1,227 @@
+"""The config file: one TOML file validated by pydantic, with env vars for secrets and paths.
+
+Relative paths resolve against the config file's folder, so a config can travel with the
+folders it indexes. A wrong key or a missing folder is reported as one line naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from connectors.base import ConnectorRegistry, SourceConfig
+from server.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "orgkb.toml"
+DEFAULT_MODEL = "default"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingConfig(_Section):
+    """Which sentence-transformers model embeds chunks and queries."""
+
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description='"default" (all-MiniLM-L6-v2, packaged, works offline), a Hugging Face name or a local path.',
+    )
+    device: str = Field(default="auto", description='"auto" (CUDA when present), "cpu", "cuda", "cuda:1", "mps".')
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    query_prefix: str = Field(default="", description='Text put before queries, for models that want it ("query: ").')
+    document_prefix: str = Field(default="", description="Text put before chunks, for models that want it.")
+
+
+class ChunkingConfig(_Section):
+    """How documents are cut into chunks."""
+
+    max_tokens: int | None = Field(
+        default=None, ge=16, description="Chunk size in model tokens; default: the model's own limit."
+    )
+
+
+class StoreConfig(_Section):
+    """Where vectors live: embedded Chroma in the data directory, or a Chroma server."""
+
+    kind: Literal["persistent", "http"] = "persistent"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    ssl: bool = False
+    headers: dict[str, str] = Field(default_factory=dict)
+    token_env: str | None = Field(
+        default=None, description="Env var holding a token sent as `Authorization: Bearer ...` to the server."
+    )
+    collection: str = Field(default="orgkb", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,60}[A-Za-z0-9]$")
+
+
+class SearchConfig(_Section):
+    """Defaults for search; every one can also be set per query."""
+
+    default_limit: int = Field(default=8, ge=1, le=100)
+    max_limit: int = Field(default=50, ge=1, le=1000)
+    max_chunks_per_document: int = Field(default=2, ge=1, le=50)
+    min_score: float = Field(default=0.0, description="Hits scoring below this are dropped.")
+
+
+class ServerConfig(_Section):
+    """The MCP server's behaviour."""
+
+    read_only: bool = Field(default=False, description="Leave out tools that change the index (reindex).")
+    name: str = "orgkb"
+    instructions: str | None = Field(default=None, description="Replaces the default server instructions.")
+    tool_descriptions: dict[str, str] = Field(
+        default_factory=dict, description="Replace a tool's description by tool name, to tune how models use it."
+    )
+
+
+class OrgkbConfig(_Section):
+    """The whole config file."""
+
+    data_dir: Path = Field(default=Path(".orgkb"), description="Index data; env ORGKB_DATA_DIR overrides.")
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    sources: list[SourceConfig] = Field(default_factory=list)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _resolve_data_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        return SourceConfig.resolve_path(value, info)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _validate_sources(cls, value: Any, info: ValidationInfo) -> list[SourceConfig]:
+        # Each entry is validated by the model of its own `type`, so every connector owns its keys.
+        if not isinstance(value, list):
+            raise ValueError("`sources` must be a list of [[sources]] tables")
+        return [item if isinstance(item, SourceConfig) else _source_model(item).model_validate(item, context=info.context) for item in value]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> OrgkbConfig:
+        names = [s.name for s in self.sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        """The source called ``name``; `ConfigError` lists the configured names otherwise."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no source named {name!r} (configured: {known})")
+
+
+def _source_model(item: Any) -> type[SourceConfig]:
+    if not isinstance(item, dict) or "type" not in item:
+        raise ValueError("each [[sources]] entry needs a `type`")
+    try:
+        return ConnectorRegistry.get(str(item["type"])).config_model
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+
+
+def _validate_source_entries(raw: Any, context: dict[str, Any], label: str, data: dict[str, Any]) -> list[SourceConfig]:
+    """Validate each [[sources]] entry by its type's model, reporting errors with their position."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{label}: `sources` must be a list of [[sources]] tables")
+    parsed: list[SourceConfig] = []
+    lines: list[str] = []
+    for index, item in enumerate(raw):
+        try:
+            model = _source_model(item)
+        except ValueError as exc:
+            lines.append(f"{label}: {_describe_location(['sources', index], data)}: {exc}")
+            continue
+        try:
+            parsed.append(model.model_validate(item, context=context))
+        except ValidationError as exc:
+            lines.append(format_validation_error(exc, label, data, prefix=["sources", index]))
+    if lines:
+        raise ConfigError("\n".join(lines))
+    return parsed
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to use: ``--config``, else env ORGKB_CONFIG, else ./orgkb.toml if present."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get("ORGKB_CONFIG")
+    if env:
+        return Path(env).expanduser().resolve()
+    default = Path.cwd() / DEFAULT_CONFIG_NAME
+    return default.resolve() if default.exists() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> OrgkbConfig:
+    """Read, validate and resolve the config; raise `ConfigError` with one readable line per problem."""
+    config_path = find_config_path(path)
+    if config_path is None:
+        data: dict[str, Any] = {}
+        base_dir = Path.cwd()
+        label = "(no config file)"
+    else:
+        label = str(config_path)
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {config_path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
+        base_dir = config_path.parent
+    env_data_dir = os.environ.get("ORGKB_DATA_DIR")
+    if env_data_dir:
+        data["data_dir"] = str(Path(env_data_dir).expanduser().resolve())
+    context = {"base_dir": base_dir}
+    if "sources" in data:
+        data = {**data, "sources": _validate_source_entries(data["sources"], context, label, data)}
+    try:
+        return OrgkbConfig.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, label, data)) from None
+
+
+def format_validation_error(
+    exc: ValidationError, label: str, data: dict[str, Any], prefix: list[Any] | None = None
+) -> str:
+    """One line per problem: ``file: sources[0] (handbook).paths: folder not found: /x``."""
+    lines = []
+    for error in exc.errors():
+        loc = [*(prefix or []), *error["loc"]]
+        where = _describe_location(loc, data)
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        message = message.removeprefix("Value error, ")
+        lines.append(f"{label}: {where}: {message}" if where else f"{label}: {message}")
+    return "\n".join(lines)
+
+
+def _describe_location(loc: list[Any], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node):
+                node = node[item]
+                if isinstance(node, dict) and "name" in node:
+                    label += f" ({node['name']})"
+            parts.append(label)
+        else:
+            # pydantic inserts the tagged model's name into locations; those are not keys.
+            if isinstance(node, dict) and item not in node and parts and str(item)[:1].isupper():
+                continue
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts)

@@ -1,0 +1,17 @@
+"""The few errors a user sees. Each message says what failed and what to do about it."""
+
+
+class OrgkbError(Exception):
+    """Base of every error orgkb reports to a user as one line (no traceback)."""
+
+
+class ConfigError(OrgkbError):
+    """The config file is missing, unreadable or invalid."""
+
+
+class IndexMismatchError(OrgkbError):
+    """The index was built with another embedding model than the configured one."""
+
+
+class NotFoundError(OrgkbError):
+    """A document, source or uri that the index does not have."""
