@@ -6,6 +6,7 @@ import argparse
 from datetime import UTC
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -83,12 +84,12 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     if args.json:
         print_json(response.model_dump(mode="json"))
         return 0
-    out = Console()
+    out = Console(soft_wrap=True)
     if not response.hits:
         out.print(f"No results for {args.query!r}.")
         return 0
     for number, hit in enumerate(response.hits, start=1):
-        out.print(f"[bold][{number}] {' › '.join([hit.title, *hit.heading_path])}[/bold]  [dim]score {hit.score:.3f}[/dim]", highlight=False)
+        out.print(f"[bold][{number}] {escape(hit.label)}[/bold]  [dim]score {hit.score:.3f}[/dim]", highlight=False)
         where = hit.location.label()
         out.print(f"    [cyan]{hit.uri}[/cyan]{f'  ({where})' if where else ''}", highlight=False)
         text = hit.text if len(hit.text) <= 600 else hit.text[:600].rstrip() + " …"

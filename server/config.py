@@ -82,7 +82,7 @@ class ServerConfig(_Section):
 class OrgkbConfig(_Section):
     """The whole config file."""
 
-    data_dir: Path = Field(default=Path(".orgkb"), description="Index data; env ORGKB_DATA_DIR overrides.")
+    data_dir: Path = Field(default=Path(".orgkb"), validate_default=True, description="Index data; env ORGKB_DATA_DIR overrides.")
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)

@@ -43,11 +43,15 @@ class SearchHit(BaseModel):
     file_type: str = ""
 
     @property
+    def label(self) -> str:
+        """``Title › Heading › Subheading``."""
+        return context_line(self.title, self.heading_path).replace(" > ", " › ")
+
+    @property
     def citation(self) -> str:
         """A one-line reference: ``Title › Heading (lines 3-9) <uri>``."""
-        label = context_line(self.title, self.heading_path).replace(" > ", " › ")
         where = self.location.label()
-        return f"{label}{f' ({where})' if where else ''} <{self.uri}>"
+        return f"{self.label}{f' ({where})' if where else ''} <{self.uri}>"
 
 
 class SearchResponse(BaseModel):

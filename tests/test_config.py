@@ -1,0 +1,69 @@
+"""Config loading: relative paths, env overrides, and one clear line per mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.config import load_config
+from server.errors import ConfigError
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "docs").mkdir()
+    config_path = _write(tmp_path / "orgkb.toml", '[[sources]]\nname = "d"\ntype = "files"\npaths = ["docs"]\n')
+    monkeypatch.chdir("/")
+    config = load_config(config_path)
+    assert config.sources[0].paths == [tmp_path / "docs"]  # type: ignore[attr-defined]
+    assert config.data_dir == tmp_path / ".orgkb"
+
+
+def test_env_overrides_config_path_and_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "docs").mkdir()
+    config_path = _write(tmp_path / "custom.toml", '[[sources]]\nname = "d"\ntype = "files"\npaths = ["docs"]\n')
+    monkeypatch.setenv("ORGKB_CONFIG", str(config_path))
+    monkeypatch.setenv("ORGKB_DATA_DIR", str(tmp_path / "elsewhere"))
+    config = load_config()
+    assert config.sources[0].name == "d"
+    assert config.data_dir == tmp_path / "elsewhere"
+
+
+def test_unknown_key_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    config_path = _write(tmp_path / "orgkb.toml", '[[sources]]\nname = "hb"\ntype = "files"\npaths = ["docs"]\npathz = 1\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(config_path)
+    message = str(error.value)
+    assert message.count("\n") == 0
+    assert "sources[0] (hb).pathz: unknown key" in message
+
+
+def test_missing_folder_names_the_folder(tmp_path: Path) -> None:
+    config_path = _write(tmp_path / "orgkb.toml", '[[sources]]\nname = "hb"\ntype = "files"\npaths = ["nope"]\n')
+    with pytest.raises(ConfigError, match=r"sources\[0\] \(hb\)\.paths: folder not found: .*nope"):
+        load_config(config_path)
+
+
+def test_unknown_type_and_duplicate_names(tmp_path: Path) -> None:
+    config_path = _write(tmp_path / "orgkb.toml", '[[sources]]\nname = "x"\ntype = "ftp"\n')
+    with pytest.raises(ConfigError, match="unknown source type 'ftp'"):
+        load_config(config_path)
+    (tmp_path / "d").mkdir()
+    twice = '[[sources]]\nname = "x"\ntype = "files"\npaths = ["d"]\n' * 2
+    with pytest.raises(ConfigError, match="repeated: x"):
+        load_config(_write(tmp_path / "two.toml", twice))
+
+
+def test_top_level_typo_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="embeding: unknown key"):
+        load_config(_write(tmp_path / "a.toml", '[embeding]\nmodel = "x"\n'))
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(_write(tmp_path / "b.toml", "[[sources]\n"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.toml")
