@@ -91,9 +91,9 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     for number, hit in enumerate(response.hits, start=1):
         out.print(f"[bold][{number}] {escape(hit.label)}[/bold]  [dim]score {hit.score:.3f}[/dim]", highlight=False)
         where = hit.location.label()
-        out.print(f"    [cyan]{hit.uri}[/cyan]{f'  ({where})' if where else ''}", highlight=False)
+        out.print(f"    [cyan]{escape(hit.uri)}[/cyan]{f'  ({where})' if where else ''}", highlight=False)
         text = hit.text if len(hit.text) <= 600 else hit.text[:600].rstrip() + " …"
-        out.print("    " + text.replace("\n", "\n    "), highlight=False)
+        out.print("    " + text.replace("\n", "\n    "), highlight=False, markup=False)
         out.print()
     return 0
 
