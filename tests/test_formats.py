@@ -263,7 +263,9 @@ def test_html_headings_blocks_and_tables() -> None:
 
 
 def test_html_drops_page_furniture_and_takes_title_from_h1() -> None:
-    parsed = parse_file("page.htm", b"<body><nav>Menu</nav><h1>Only <em>heading</em></h1><p>x</p><script>js()</script></body>")
+    parsed = parse_file(
+        "page.htm", b"<body><nav>Menu</nav><h1>Only <em>heading</em></h1><p>x</p><script>js()</script></body>"
+    )
 
     everything = "\n".join(section.text for section in parsed.sections)
     assert parsed.title == "Only heading"
@@ -294,7 +296,12 @@ def write_pdf(path: Path, pages: list[str], outline: list[tuple[str, int, int]],
 
 
 def test_pdf_pages_and_outline_headings(tmp_path: Path) -> None:
-    pages = ["Cover page text", "Scope applies to all purchases", "Up to 1,000 EUR by card", "Three quotes above 10,000 EUR"]
+    pages = [
+        "Cover page text",
+        "Scope applies to all purchases",
+        "Up to 1,000 EUR by card",
+        "Three quotes above 10,000 EUR",
+    ]
     outline = [("Scope", 1, 0), ("Thresholds", 2, 0), ("Large purchases", 3, 1)]
     data = write_pdf(tmp_path / "guide.pdf", pages, outline, title="Procurement Guidelines")
 
@@ -323,6 +330,24 @@ def test_pdf_without_text_raises_document_error(tmp_path: Path) -> None:
     data = write_pdf(tmp_path / "scan.pdf", ["", ""], [])
     with pytest.raises(DocumentError, match="no extractable text"):
         parse_file("scan.pdf", data)
+
+
+def test_password_protected_pdf_raises_document_error_but_empty_password_opens(tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    write_pdf(tmp_path / "plain.pdf", ["secret plans"], [])
+    source = PdfReader(tmp_path / "plain.pdf")
+    for user_password, expected in (("s3cret", None), ("", "secret plans")):
+        writer = PdfWriter()
+        writer.append(source)
+        writer.encrypt(user_password=user_password, owner_password="owner", algorithm="RC4-128")
+        target = tmp_path / f"locked-{bool(user_password)}.pdf"
+        writer.write(target)
+        if expected is None:
+            with pytest.raises(DocumentError, match="encrypted PDF"):
+                parse_file("locked.pdf", target.read_bytes())
+        else:
+            assert parse_file("locked.pdf", target.read_bytes()).sections[0].text == expected
 
 
 @pytest.mark.parametrize("data", [b"%PDF-1.4\nthis is not really a pdf", b"", b"GIF89a not a pdf at all"])
@@ -425,7 +450,12 @@ def test_tsv_uses_tabs() -> None:
 
 
 def test_json_is_flattened_with_paths_and_titled() -> None:
-    document = {"name": "Office Wi-Fi", "version": 2, "networks": [{"ssid": "Guest", "vlan": 90, "ok": True}], "x y": {}}
+    document = {
+        "name": "Office Wi-Fi",
+        "version": 2,
+        "networks": [{"ssid": "Guest", "vlan": 90, "ok": True}],
+        "x y": {},
+    }
     parsed = parse_file("wifi.json", json.dumps(document).encode())
 
     assert parsed.title == "Office Wi-Fi"
