@@ -189,8 +189,11 @@ class Connector(Protocol):
 
     config: SourceConfig
 
-    def check(self) -> None:
-        """Verify the source is reachable and the credentials work; raise `ConnectorError`."""
+    def check(self) -> list[str]:
+        """Verify the source is reachable and the credentials work; raise `ConnectorError`.
+
+        Returns warnings that do not stop indexing (e.g. "this database role can write").
+        """
         ...
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:

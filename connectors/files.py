@@ -111,12 +111,13 @@ class FilesConnector:
             scanners.append(TreeScanner(LocalTree(root, self.config.follow_symlinks), self.config, f"{label}/"))
         return scanners
 
-    def check(self) -> None:
+    def check(self) -> list[str]:
         for root in self.config.paths:
             if not root.is_dir():
                 raise ConnectorError(f"{self.config.name}: folder not found: {root}")
             if not os.access(root, os.R_OK | os.X_OK):
                 raise ConnectorError(f"{self.config.name}: folder not readable: {root}")
+        return []
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self.check()

@@ -21,45 +21,47 @@ from server.errors import OrgkbError
 log = logging.getLogger("orgkb")
 
 Command = Callable[[argparse.Namespace, OrgkbConfig], int]
-COMMANDS: dict[str, Command] = {}
+Configure = Callable[[argparse.ArgumentParser], None]
 
 
-def command(name: str) -> Callable[[Command], Command]:
-    """Register a subcommand handler."""
+class Subcommand:
+    """A registered subcommand: its help, how to add its arguments, and its handler."""
+
+    def __init__(self, name: str, help: str, configure: Configure, handler: Command) -> None:
+        self.name = name
+        self.help = help
+        self.configure = configure
+        self.handler = handler
+
+
+COMMANDS: dict[str, Subcommand] = {}
+
+# Modules whose import registers subcommands; a new command family adds its module here.
+COMMAND_MODULES = ["server.cli_commands"]
+
+
+def command(name: str, help: str, configure: Configure | None = None) -> Callable[[Command], Command]:
+    """Register a subcommand: ``@command("index", "build the index", add_arguments)``."""
 
     def decorator(function: Command) -> Command:
-        COMMANDS[name] = function
+        COMMANDS[name] = Subcommand(name, help, configure or (lambda _parser: None), function)
         return function
 
     return decorator
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
+    """The argument parser for every registered subcommand."""
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
     parser = argparse.ArgumentParser(prog="orgkb", description="Cited search over an organisation's knowledge, for MCP clients.")
     parser.add_argument("--config", "-c", help="config file (default: $ORGKB_CONFIG, else ./orgkb.toml)")
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output on stderr")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    index = commands.add_parser("index", help="build or update the index from the configured sources")
-    index.add_argument("--source", "-s", action="append", help="only this source (repeatable)")
-    index.add_argument("--full", action="store_true", help="re-read everything and reconcile deletions")
-
-    search = commands.add_parser("search", help="search the index and print cited passages")
-    search.add_argument("query")
-    search.add_argument("--limit", "-n", type=int, default=None)
-    search.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid")
-    search.add_argument("--source", "-s", action="append", help="only this source (repeatable)")
-    search.add_argument("--path-prefix")
-    search.add_argument("--type", action="append", dest="file_types", help="only this file type (repeatable)")
-    search.add_argument("--json", action="store_true", help="print the hits as one JSON object")
-
-    serve = commands.add_parser("serve", help="run the MCP server (stdio by default)")
-    serve.add_argument("--transport", choices=["stdio"], default="stdio")
-    serve.add_argument("--no-warm-up", action="store_true", help="load the model on first use instead of at start")
-
-    status = commands.add_parser("status", help="show what is indexed, per source")
-    status.add_argument("--json", action="store_true")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for subcommand in COMMANDS.values():
+        subcommand.configure(subparsers.add_parser(subcommand.name, help=subcommand.help))
     return parser
 
 
@@ -74,12 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `orgkb` console script."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    # Load every subcommand module so their handlers register.
-    from server import cli_commands  # noqa: F401
-
     try:
         config = load_config(args.config)
-        return COMMANDS[args.command](args, config)
+        return COMMANDS[args.command].handler(args, config)
     except OrgkbError as exc:
         print(f"orgkb: {exc}", file=sys.stderr)
         return 2

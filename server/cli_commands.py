@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from connectors.base import ConnectorError, ConnectorRegistry
 from server.cli import command, print_json, quiet_model_loading
 from server.config import OrgkbConfig
 from server.filters import SearchFilters
@@ -41,7 +42,12 @@ class RichProgress:
         self.progress.update(task, total=done or 1, completed=done or 1, detail=detail)
 
 
-@command("index")
+def _index_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", "-s", action="append", help="only this source (repeatable)")
+    parser.add_argument("--full", action="store_true", help="re-read everything and reconcile deletions")
+
+
+@command("index", "build or update the index from the configured sources", _index_arguments)
 def index_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Sync sources into the index and print a summary."""
     quiet_model_loading()
@@ -74,7 +80,17 @@ def print_summary(summary: IndexSummary) -> None:
             console.print(f"[{style}]{s.source}: {failure.key}: {failure.message}", highlight=False)
 
 
-@command("search")
+def _search_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query")
+    parser.add_argument("--limit", "-n", type=int, default=None)
+    parser.add_argument("--mode", choices=["hybrid", "semantic", "keyword"], default="hybrid")
+    parser.add_argument("--source", "-s", action="append", help="only this source (repeatable)")
+    parser.add_argument("--path-prefix")
+    parser.add_argument("--type", action="append", dest="file_types", help="only this file type (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the hits as one JSON object")
+
+
+@command("search", "search the index and print cited passages", _search_arguments)
 def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Search and print cited hits (or JSON)."""
     quiet_model_loading()
@@ -98,7 +114,12 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     return 0
 
 
-@command("serve")
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--transport", choices=["stdio"], default="stdio")
+    parser.add_argument("--no-warm-up", action="store_true", help="load the model on first use instead of at start")
+
+
+@command("serve", "run the MCP server (stdio by default)", _serve_arguments)
 def serve_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Run the MCP server over stdio."""
     quiet_model_loading()
@@ -109,7 +130,11 @@ def serve_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     return 0
 
 
-@command("status")
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true")
+
+
+@command("status", "show what is indexed, per source", _status_arguments)
 def status_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Print per-source document counts, last sync and failures."""
     sources = KnowledgeService(KnowledgeIndex(config)).list_sources()
@@ -126,3 +151,21 @@ def status_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
         table.add_row(s.name, s.type, str(s.documents), str(s.chunks), last, str(failures), s.last_error or "")
     out.print(table)
     return 0
+
+
+@command("check", "check that every source is reachable and its credentials work")
+def check_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
+    """Run each connector's check; one line per source: ok, warnings, or the error."""
+    out = Console(soft_wrap=True)
+    failed = False
+    for source in config.sources:
+        try:
+            warnings = ConnectorRegistry.build(source).check()
+        except ConnectorError as exc:
+            failed = True
+            out.print(f"[red]✗ {escape(source.name)}[/red]: {escape(str(exc))}", highlight=False)
+            continue
+        out.print(f"[green]✓ {escape(source.name)}[/green] ({source.type})", highlight=False)
+        for warning in warnings or []:
+            out.print(f"  [yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    return 1 if failed else 0

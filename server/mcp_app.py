@@ -5,6 +5,7 @@ thread that starts once the server runs, so `initialize` never waits for them. T
 blocking work in worker threads so the event loop keeps answering.
 """
 
+import importlib
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -48,6 +49,9 @@ TOOL_DESCRIPTIONS = {
     ),
     "list_sources": "List the configured sources with how many documents each has and when it last synced.",
 }
+
+# Modules that add tools/resources for one concern; each has `register(server, service)`.
+EXTENSION_MODULES: list[str] = []
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
@@ -118,7 +122,7 @@ def build_server(service: KnowledgeService, *, warm_up: bool = True) -> MCPServe
             )
         except ValidationError as exc:
             raise ToolError(f"invalid filter: {exc.errors()[0]['msg']}") from None
-        response = await _blocking(service.searcher.search, query, limit=limit, mode=mode, filters=filters)
+        response = await blocking(service.searcher.search, query, limit=limit, mode=mode, filters=filters)
         content: list[Any] = [TextContent(text=render_hits(response)), *_links(response.hits)]
         return CallToolResult(content=content, structured_content=response.model_dump(mode="json"))  # type: ignore[return-value]
 
@@ -128,7 +132,7 @@ def build_server(service: KnowledgeService, *, warm_up: bool = True) -> MCPServe
         offset: Annotated[int, Field(ge=0, description="Character offset to start from.")] = 0,
         max_chars: Annotated[int, Field(ge=100, le=200_000, description="Most characters to return.")] = DEFAULT_FETCH_CHARS,
     ) -> FetchedDocument:
-        document = await _blocking(service.fetch, uri, offset, max_chars)
+        document = await blocking(service.fetch, uri, offset, max_chars)
         header = f"{document.title} <{document.uri}>"
         if document.truncated:
             header += f"\n(characters {document.offset}-{document.next_offset} of {document.total_chars}; more follows)"
@@ -137,7 +141,7 @@ def build_server(service: KnowledgeService, *, warm_up: bool = True) -> MCPServe
 
     @server.tool(name="list_sources", title="List indexed sources", description=descriptions["list_sources"], annotations=READ_ONLY)
     async def list_sources() -> SourceList:
-        return await _blocking(service.list_sources)
+        return await blocking(service.list_sources)
 
     @server.resource(
         "orgkb://documents/{source}/{+key}",
@@ -148,15 +152,17 @@ def build_server(service: KnowledgeService, *, warm_up: bool = True) -> MCPServe
     )
     async def read_document(source: str, key: str) -> str:
         try:
-            document = await _blocking(service.fetch, f"orgkb://documents/{source}/{key}", 0, 10**9)
+            document = await blocking(service.fetch, f"orgkb://documents/{source}/{key}", 0, 10**9)
         except ToolError as exc:
             raise ResourceError(str(exc)) from None
         return f"# {document.title}\nSource: {document.uri}\n\n{document.text}"
 
+    for module_name in EXTENSION_MODULES:
+        importlib.import_module(module_name).register(server, service)
     return server
 
 
-async def _blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
+async def blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
     """Run blocking index work in a worker thread; turn user-facing errors into tool errors."""
     try:
         return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
