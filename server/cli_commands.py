@@ -66,8 +66,9 @@ def index_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
 def print_summary(summary: IndexSummary) -> None:
     """A table of what each source did, then every failure."""
     table = Table(title="Index summary")
-    for column in ("source", "added", "updated", "unchanged", "deleted", "failed", "skipped", "chunks embedded", "seconds"):
-        table.add_column(column, justify="left" if column == "source" else "right")
+    table.add_column("source", overflow="fold", min_width=12)
+    for column in ("added", "updated", "same", "deleted", "failed", "skipped", "chunks", "secs"):
+        table.add_column(column, justify="right")
     for s in summary.sources:
         table.add_row(s.source, str(s.added), str(s.updated), str(s.unchanged), str(s.deleted), str(s.failed),
                       str(s.skipped), str(s.chunks_embedded), f"{s.seconds:.1f}")
