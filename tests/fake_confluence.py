@@ -9,7 +9,7 @@ nesting of Atlassian's documentation and published examples for ``/rest/api/cont
 behaviours a client must cope with: result pages capped lower when bodies are expanded,
 ``next`` links (a ``cursor`` for Cloud search), CQL dates read in the server's timezone,
 Data Center treating a wrong token as an anonymous visitor, 401 bodies, trashed pages.
-Tests edit, trash and purge pages, and make the server fail or go down.
+Tests edit, trash and purge pages, make requests fail (HTTP 503) or the server go down.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class FakeConfluence:
         self.pages: dict[str, FakePage] = {}
         self.requests: list[str] = []
         self.transient_failures = 0
-        self.requests_before_down: int | None = None
+        self.down = False
+        self.down_when: Any = None  # a predicate on the request path that takes the server down
         self.lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -128,12 +129,12 @@ class FakeConfluence:
         with self.lock:
             del self.pages[page_id]
 
-    def go_down_after(self, requests: int) -> None:
-        """Answer ``requests`` more requests, then drop every connection until `come_back`."""
-        self.requests_before_down = requests
+    def go_down_at(self, predicate: Any) -> None:
+        """From the first request whose path matches ``predicate`` on, drop every connection."""
+        self.down_when = predicate
 
     def come_back(self) -> None:
-        self.requests_before_down = None
+        self.down, self.down_when = False, None
 
     # --- JSON shapes ----------------------------------------------------------------------
 
@@ -259,11 +260,11 @@ def _handler_for(server: FakeConfluence) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             with server.lock:
                 server.requests.append(self.path)
-                if server.requests_before_down is not None:
-                    if server.requests_before_down <= 0:
-                        self.close_connection = True
-                        return  # the connection closes with no response: the server is down
-                    server.requests_before_down -= 1
+                if server.down_when is not None and server.down_when(self.path):
+                    server.down = True
+                if server.down:
+                    self.close_connection = True
+                    return  # the connection closes with no response: the server is down
                 if server.transient_failures > 0:
                     server.transient_failures -= 1
                     return self._send(503, {"statusCode": 503, "message": "Service Unavailable"})
