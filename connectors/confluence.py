@@ -115,6 +115,9 @@ class ConfluenceConnector:
 
     def check(self) -> list[str]:
         self._verify()
+        parts = urlsplit(self.config.url)
+        if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+            return [f"{self.config.url} is plain HTTP: the token travels unencrypted; use https"]
         return []
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:

@@ -149,7 +149,7 @@ def _mkdocs_layout(path: Path) -> tuple[Path, dict[str, str]]:
             continue
         settings = _load_mkdocs(config_file)
         docs = (config_file.parent / str(settings.get("docs_dir") or "docs")).resolve()
-        if config_file.parent == path and docs.is_dir() or docs == path:
+        if (config_file.parent == path and docs.is_dir()) or docs == path:
             return docs, _nav_titles(settings.get("nav"))
     return path, {}
 

@@ -191,3 +191,17 @@ def test_data_center_token_and_urls(make_index: IndexFactory, real_embedder: Emb
         assert index.catalog.counts()["dc"][0] == 1
     finally:
         server.stop()
+
+
+def test_config_infers_the_deployment_and_needs_a_username_for_cloud() -> None:
+    from connectors.confluence import ConfluenceConfig
+
+    base = {"name": "wiki", "type": "confluence", "token_env": TOKEN_ENV, "spaces": ["ENG"]}
+    cloud = ConfluenceConfig.model_validate({**base, "url": "https://brightwater.atlassian.net/", "username": "ana@brightwater.example"})
+    assert (cloud.deployment, cloud.url) == ("cloud", "https://brightwater.atlassian.net/wiki")
+    datacenter = ConfluenceConfig.model_validate({**base, "url": "https://wiki.brightwater.example/confluence"})
+    assert (datacenter.deployment, datacenter.url) == ("datacenter", "https://wiki.brightwater.example/confluence")
+    with pytest.raises(ValueError, match="needs `username`"):
+        ConfluenceConfig.model_validate({**base, "url": "https://brightwater.atlassian.net/wiki"})
+    with pytest.raises(ValueError, match="not an http"):
+        ConfluenceConfig.model_validate({**base, "url": "wiki.brightwater.example"})
