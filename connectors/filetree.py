@@ -18,7 +18,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from connectors.base import Document, DocumentError, DocumentRef, Failure, Section, SkippedDocument, SourceConfig
-from connectors.formats import SkipFile, parse_file
+from connectors.formats import ParsedFile, SkipFile, parse_file
 
 DEFAULT_EXCLUDE = [
     ".git/", ".hg/", ".svn/", "node_modules/", "__pycache__/", ".venv/", ".orgkb/",
@@ -197,6 +197,10 @@ class TreeScanner:
                 yield DocumentRef(key=self.key_of(entry.path), version=f"{entry.mtime:.6f}:{entry.size}")
             stack.extend(reversed(subfolders))
 
+    def parse(self, path: str, data: bytes) -> ParsedFile:
+        """Parse a file's bytes; a tree with its own conventions (a wiki) refines this."""
+        return parse_file(posixpath.basename(path), data)
+
     def _excluded(self, path: str, is_dir: bool) -> bool:
         return matches(path + "/" if is_dir else path, self.exclude)
 
@@ -208,7 +212,7 @@ class TreeScanner:
         except OSError as exc:
             raise DocumentError(f"cannot read file: {exc.strerror or exc}") from exc
         try:
-            parsed = parse_file(posixpath.basename(path), data)
+            parsed = self.parse(path, data)
         except SkipFile as exc:
             raise SkippedDocument(str(exc)) from exc
         mtime = _mtime_of(ref.version)

@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+class HttpStatusError(ConnectorError):
+    """The server answered with an error status; ``status`` lets a connector treat a 404 as "gone"."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def secret_from_env(variable: str | None, source: str, what: str = "secret") -> str | None:
     """The value of the env var a config names for a secret; a clear error when it is unset."""
     if not variable:
@@ -82,8 +90,9 @@ class HttpClient:
                     "check the username and the secret's environment variable, and the account's permissions"
                 )
             if response.status_code >= 400:
-                raise ConnectorError(
-                    f"{self.source}: {method} {response.request.url} failed: HTTP {response.status_code} {response.reason_phrase}"
+                raise HttpStatusError(
+                    f"{self.source}: {method} {response.request.url} failed: HTTP {response.status_code} {response.reason_phrase}",
+                    response.status_code,
                 )
             return response
 

@@ -10,6 +10,7 @@ need=()
 while read -r probe package; do
   [ -e "$probe" ] || need+=("$package")
 done <<'LIST'
+/usr/sbin/smbd samba
 LIST
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -107,3 +107,38 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["HF_HUB_OFFLINE"] = "1"
     env.update(extra)
     return env
+
+
+@pytest.fixture(scope="session")
+def samba() -> Iterator[Any]:
+    """A real Samba server (Debian's smbd) on 127.0.0.1, started once per session.
+
+    Its ``docs`` share is readable by ``samba.user``; tests write files with ``samba.write``
+    under a folder of their own and point a source's ``path`` at it.
+    """
+    import shutil
+    import tempfile
+
+    from tests.samba_server import SambaServer, free_port
+
+    if not SambaServer.available():
+        pytest.skip("smbd is not installed (scripts/install-test-services.sh installs Debian's samba) or not root")
+    # Not under pytest's tmp folders: they are private to root, and smbd reads as the share's user.
+    root = Path(tempfile.mkdtemp(prefix="orgkb-samba-"))
+    root.chmod(0o755)
+    server = SambaServer(root, free_port(18445))
+    server.setup()
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def confluence_server() -> Iterator[Any]:
+    """A local server answering like Confluence Cloud's REST API (documented shapes; see tests/fake_confluence.py)."""
+    from tests.fake_confluence import FakeConfluence
+
+    server = FakeConfluence("cloud").start()
+    yield server
+    server.stop()

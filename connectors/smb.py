@@ -1,0 +1,251 @@
+"""SMB / Windows file shares (`type = "smb"`): the file connector's rules over a network share.
+
+`SmbTree` implements the `FileTree` protocol with smbprotocol's ``smbclient``; the shared
+`TreeScanner` does the rest (globs, ignore files, size limits, version stamps from
+modification time and size, parsing), so a share is indexed exactly like a local folder.
+Documents are cited as ``smb://server[:port]/share/path/file``.
+
+Errors are sorted by what they mean for the index: a server that cannot be reached, a wrong
+password or a missing share stop the sync with `ConnectorError` (nothing is deleted); a folder
+that cannot be listed becomes a folder failure (its documents are kept); a file that cannot be
+read is a document failure (its last indexed version is kept).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+from pydantic import Field, field_validator
+
+from connectors.base import ConnectorError, ConnectorRegistry, CredentialsError, Document, DocumentRef, Failure
+from connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
+from connectors.http import secret_from_env
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# NTSTATUS codes (MS-ERREF 2.3.1) by what they mean here.
+_BAD_CREDENTIALS = {0xC000006A, 0xC000006D, 0xC0000071, 0xC0000072, 0xC0000234, 0xC000006E, 0xC0000193}
+_NO_SUCH_SHARE = 0xC00000CC
+_ACCESS_DENIED = 0xC0000022
+_NOT_FOUND = {0xC0000034, 0xC000003A, 0xC000000F, 0xC0000225, 0xC0000033, 0xC0000039}
+# The session or connection is gone (expired, server restarted): connect again.
+_RECONNECT = {0xC00000C9, 0xC0000203, 0xC000035C, 0xC00000B5}
+
+
+class SmbConfig(FileFilterConfig):
+    """A folder on an SMB share and the account that reads it."""
+
+    type: Literal["smb"] = "smb"
+    server: str = Field(min_length=1, description="Host name or IP address of the file server.")
+    port: int = Field(default=445, ge=1, le=65535)
+    share: str = Field(min_length=1, description="Share name, e.g. `Documents`.")
+    path: str = Field(default="", description="Folder within the share; empty for the whole share.")
+    username: str = Field(min_length=1)
+    password_env: str = Field(description="Environment variable holding the password.")
+    domain: str | None = Field(default=None, description="Windows domain of the account, if any.")
+    connect_timeout: float = Field(default=15.0, gt=0, description="Seconds to wait for the server to answer.")
+    connect_retries: int = Field(default=2, ge=0, le=10, description="Retries when connecting fails.")
+
+    @field_validator("share", "path")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        return "/".join(part for part in value.replace("\\", "/").split("/") if part)
+
+
+class SmbTree:
+    """A `FileTree` over one folder of an SMB share, with its own connection pool."""
+
+    def __init__(self, config: SmbConfig, password: str) -> None:
+        self.config = config
+        self._password = password
+        self._username = f"{config.domain}\\{config.username}" if config.domain else config.username
+        self._connections: dict[str, Any] = {}
+
+    # --- FileTree -----------------------------------------------------------------------
+
+    def list_dir(self, path: str) -> list[FileEntry]:
+        import smbclient
+
+        def listing() -> list[FileEntry]:
+            entries = []
+            with smbclient.scandir(self._unc(path), **self._session_arguments()) as found:
+                for item in found:
+                    # smb_info comes with the listing; stat() would open a second, port-less connection.
+                    info = item.smb_info
+                    if item.is_symlink():
+                        continue  # reparse points are resolved by the server, or not at all
+                    rel = f"{path}/{item.name}" if path else item.name
+                    if item.is_dir():
+                        entries.append(FileEntry(path=rel, is_dir=True))
+                    else:
+                        entries.append(FileEntry(path=rel, is_dir=False, size=info.end_of_file, mtime=info.last_write_time.timestamp()))
+            return entries
+
+        return self._call(listing, f"folder '{path or '/'}'")
+
+    def read(self, path: str) -> bytes:
+        import smbclient
+
+        def read_file() -> bytes:
+            with smbclient.open_file(self._unc(path), mode="rb", share_access="rw", **self._session_arguments()) as handle:
+                return bytes(handle.read())
+
+        return self._call(read_file, f"file '{path}'")
+
+    def uri(self, path: str) -> str:
+        host = self.config.server if self.config.port == 445 else f"{self.config.server}:{self.config.port}"
+        parts = [self.config.share, *(p for p in self.config.path.split("/") if p), *(p for p in path.split("/") if p)]
+        return f"smb://{host}/" + "/".join(quote(part) for part in parts)
+
+    # --- connection -----------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Connect, log in, open the share and the folder; one clear `ConnectorError` otherwise."""
+        import smbclient
+
+        where = f"{self.config.server}:{self.config.port}"
+        self._call(self._connect, "the server")
+        share = f"\\\\{self.config.server}\\{self.config.share}"
+        try:
+            self._call(lambda: smbclient.stat(share, **self._session_arguments()), "the share")
+        except OSError as exc:
+            status = getattr(exc, "ntstatus", None)
+            if status == _NO_SUCH_SHARE or exc.errno == errno.ENOENT:
+                raise ConnectorError(f"{self.config.name}: share '{self.config.share}' not found on {where}: check `share`") from exc
+            if status == _ACCESS_DENIED:
+                raise ConnectorError(
+                    f"{self.config.name}: {self._username} may not open share '{self.config.share}' on {where} (access denied)"
+                ) from exc
+            raise ConnectorError(f"{self.config.name}: cannot open share '{self.config.share}' on {where}: {_reason(exc)}") from exc
+        if self.config.path:
+            try:
+                self.list_dir("")
+            except OSError as exc:
+                folder = f"'{self.config.path}' in share '{self.config.share}'"
+                if getattr(exc, "ntstatus", None) in _NOT_FOUND or exc.errno == errno.ENOENT:
+                    raise ConnectorError(f"{self.config.name}: folder {folder} not found: check `path`") from exc
+                if getattr(exc, "ntstatus", None) == _ACCESS_DENIED:
+                    raise ConnectorError(f"{self.config.name}: {self._username} may not list folder {folder} (access denied)") from exc
+                raise ConnectorError(f"{self.config.name}: cannot list folder {folder}: {_reason(exc)}") from exc
+
+    def close(self) -> None:
+        """Log off and close this tree's connections (a connection already broken is just dropped)."""
+        while self._connections:
+            _, connection = self._connections.popitem()
+            try:
+                connection.disconnect(close=True, timeout=5)
+            except Exception as exc:  # noqa: BLE001 - closing what may already be gone
+                log.debug("%s: closing a broken SMB connection: %s", self.config.name, exc)
+
+    def _connect(self) -> None:
+        import smbclient
+
+        smbclient.register_session(
+            self.config.server, username=self._username, password=self._password, port=self.config.port,
+            connection_timeout=self.config.connect_timeout, connection_cache=self._connections,
+        )
+
+    def _session_arguments(self) -> dict[str, Any]:
+        # Every smbclient call needs the port and credentials again: they select the pooled session.
+        return {
+            "username": self._username, "password": self._password, "port": self.config.port,
+            "connection_timeout": self.config.connect_timeout, "connection_cache": self._connections,
+        }
+
+    def _unc(self, path: str) -> str:
+        parts = [self.config.server, self.config.share, *self.config.path.split("/"), *path.split("/")]
+        return "\\\\" + "\\".join(part for part in parts if part)
+
+    def _call(self, operation: Callable[[], T], what: str) -> T:
+        """Run a read-only operation; reconnect and retry when the connection fails.
+
+        An error status from the server (access denied, not found, no such share) comes back
+        as the `OSError` it is, for the caller to report; a rejected login as
+        `CredentialsError`; a connection that cannot be made or breaks, after the retries, as
+        `ConnectorError`.
+        """
+        failure: Exception | None = None
+        for attempt in range(self.config.connect_retries + 1):
+            if attempt:
+                log.info("%s: reading %s failed (%s); reconnecting", self.config.name, what, _reason(failure))
+                self.close()
+                time.sleep(0.5 * 2 ** (attempt - 1) * (0.5 + random.random()))
+            try:
+                return operation()
+            except Exception as exc:  # noqa: BLE001 - smbprotocol reports a failed connection as ValueError and others
+                status = _status_of(exc)
+                if status in _BAD_CREDENTIALS:
+                    raise CredentialsError(
+                        f"{self.config.name}: {self.config.server} rejected the login of {self._username}: "
+                        f"check `username` and the password in {self.config.password_env}"
+                    ) from exc
+                if status is not None and status not in _RECONNECT:
+                    if isinstance(exc, OSError):
+                        raise
+                    raise ConnectorError(f"{self.config.name}: {self.config.server} refused {what}: {_reason(exc)}") from exc
+                failure = exc  # no answer, a broken connection or a lost session
+        raise ConnectorError(
+            f"{self.config.name}: cannot reach SMB server {self.config.server}:{self.config.port}: "
+            f"{_reason(failure or RuntimeError('no attempt'))}"
+        ) from failure
+
+
+def _status_of(exc: Exception) -> int | None:
+    """The NTSTATUS an error carries: `SMBOSError.ntstatus` or `SMBResponseException.status`."""
+    status = getattr(exc, "ntstatus", None)
+    if status is None and type(exc).__module__.startswith("smbprotocol"):
+        status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.split("\n", 1)[0]
+
+
+@ConnectorRegistry.register("smb", SmbConfig, "A folder on an SMB / Windows file share.")
+class SmbConnector:
+    """Indexes the files of a folder on an SMB share with the file connector's rules."""
+
+    def __init__(self, config: SmbConfig) -> None:
+        self.config = config
+        self._scanner: TreeScanner | None = None
+
+    @property
+    def scanner(self) -> TreeScanner:
+        """The scanner over the share, built on first use (reading the password from its variable)."""
+        if self._scanner is None:
+            password = secret_from_env(self.config.password_env, self.config.name, "SMB password") or ""
+            self._scanner = TreeScanner(SmbTree(self.config, password), self.config)
+        return self._scanner
+
+    @property
+    def tree(self) -> SmbTree:
+        tree = self.scanner.tree
+        assert isinstance(tree, SmbTree)
+        return tree
+
+    def check(self) -> list[str]:
+        try:
+            self.tree.verify()
+        finally:
+            self.tree.close()
+        return []
+
+    def list_documents(self) -> Iterator[DocumentRef | Failure]:
+        self.tree.verify()
+        try:
+            yield from self.scanner.walk()
+        finally:
+            self.tree.close()
+
+    def load(self, ref: DocumentRef) -> Document:
+        return self.scanner.load(ref)
