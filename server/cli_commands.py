@@ -164,7 +164,9 @@ def check_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
             warnings = ConnectorRegistry.build(source).check()
         except ConnectorError as exc:
             failed = True
-            out.print(f"[red]✗ {escape(source.name)}[/red]: {escape(str(exc))}", highlight=False)
+            # Connector messages usually start with the source name already.
+            message = str(exc).removeprefix(f"{source.name}: ")
+            out.print(f"[red]✗ {escape(source.name)}[/red]: {escape(message)}", highlight=False)
             continue
         out.print(f"[green]✓ {escape(source.name)}[/green] ({source.type})", highlight=False)
         for warning in warnings or []:
