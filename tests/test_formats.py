@@ -527,7 +527,15 @@ def test_long_definition_headings_are_trimmed() -> None:
 
 
 def test_every_sample_document_parses_into_non_empty_sections() -> None:
-    files = [path for path in SAMPLE_DOCS.rglob("*") if path.is_file() and path.name != "orgkb.toml"]
+    files = [
+        path
+        for path in SAMPLE_DOCS.rglob("*")
+        if path.is_file()
+        and path.name != "orgkb.toml"
+        and is_supported(path.name)
+        # Skip an index that a run over sample_docs may have left (sample_docs/.orgkb).
+        and not any(part.startswith(".") for part in path.relative_to(SAMPLE_DOCS).parts)
+    ]
     assert len(files) >= 15
     for path in files:
         parsed = parse_file(path.name, path.read_bytes())
