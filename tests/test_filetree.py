@@ -95,18 +95,28 @@ def test_symlinks_never_lead_outside_the_root(tmp_path: Path) -> None:
         connector.load(DocumentRef(key="leak.txt"))
 
 
-def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root can read any folder; permission errors cannot be produced")
+def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "inside.txt").write_text("hidden")
     (tmp_path / "ok.txt").write_text("fine")
-    (tmp_path / "locked").chmod(0)
+    if os.geteuid() == 0:
+        # Root reads any folder, so make the OS call fail as it would for another user.
+        real_scandir = os.scandir
+
+        def scandir(path: object) -> object:
+            if str(path).endswith("locked"):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_scandir(path)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    else:
+        (tmp_path / "locked").chmod(0)
     try:
         keys, failures = _listing(_connector(tmp_path))
     finally:
         (tmp_path / "locked").chmod(0o755)
     assert keys == ["ok.txt"]
-    assert "cannot list folder" in failures["locked/"]
+    assert "cannot list folder: Permission denied" in failures["locked/"]
 
 
 def test_several_roots_get_distinct_key_prefixes(tmp_path: Path) -> None:
