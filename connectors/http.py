@@ -21,6 +21,28 @@ log = logging.getLogger(__name__)
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+class HttpStatusError(ConnectorError):
+    """The server answered with an HTTP error status (other than 401/403); ``status`` says which.
+
+    Lets a connector tell "no such endpoint here" (404, try another URL) from "cannot reach".
+    ``response`` is kept for APIs that explain the error in the body (XML-RPC faults).
+    """
+
+    def __init__(self, message: str, response: httpx.Response) -> None:
+        super().__init__(message)
+        self.status = response.status_code
+        self.response = response
+
+
+class HttpAuthError(CredentialsError):
+    """The server refused access (HTTP 401 or 403); ``status`` and ``response`` as above."""
+
+    def __init__(self, message: str, response: httpx.Response) -> None:
+        super().__init__(message)
+        self.status = response.status_code
+        self.response = response
+
+
 def secret_from_env(variable: str | None, source: str, what: str = "secret") -> str | None:
     """The value of the env var a config names for a secret; a clear error when it is unset."""
     if not variable:
@@ -77,13 +99,15 @@ class HttpClient:
                 attempt += 1
                 continue
             if response.status_code in (401, 403):
-                raise CredentialsError(
+                raise HttpAuthError(
                     f"{self.source}: {self.base_url} refused access (HTTP {response.status_code}): "
-                    "check the username and the secret's environment variable, and the account's permissions"
+                    "check the username and the secret's environment variable, and the account's permissions",
+                    response,
                 )
             if response.status_code >= 400:
-                raise ConnectorError(
-                    f"{self.source}: {method} {response.request.url} failed: HTTP {response.status_code} {response.reason_phrase}"
+                raise HttpStatusError(
+                    f"{self.source}: {method} {response.request.url} failed: HTTP {response.status_code} {response.reason_phrase}",
+                    response,
                 )
             return response
 
