@@ -179,11 +179,11 @@ class MediaWikiApi:
         )
         result = body.get("login", {})
         if result.get("result") != "Success":
-            reason = _plain(str(result.get("reason") or result.get("result") or "unknown reason"))
+            reason = _plain(result.get("reason") or result.get("result") or "unknown reason")
             raise CredentialsError(
-                f"{self.source}: login as {self.config.username!r} failed: {reason} "
-                "(use a bot password from Special:BotPasswords: username 'User@botname', and its password "
-                f"in ${self.config.password_env})"
+                f"{self.source}: login as {self.config.username!r} failed: {reason.rstrip('.')}. Check that "
+                f"${self.config.password_env} holds a bot password of this account (Special:BotPasswords; "
+                "the username is 'User@botname')"
             )
         log.info("%s: logged in as %s", self.source, self.config.username)
 
@@ -192,6 +192,7 @@ class MediaWikiApi:
         self.http.close()
 
 
-def _plain(text: str) -> str:
-    """A login failure reason without the HTML some wikis put in it."""
-    return re.sub(r"<[^>]+>", "", text).strip()
+def _plain(reason: Any) -> str:
+    """A login failure reason as one line of text (a message object with ``errorformat``)."""
+    text = str(reason.get("text") or reason.get("code") or reason) if isinstance(reason, dict) else str(reason)
+    return " ".join(re.sub(r"<[^>]+>", "", text).split())

@@ -38,8 +38,8 @@ class SiteNamespaces:
                 key = item.strip().replace("_", " ").lower()
                 number = 0 if key in ("", "main", "(main)") else by_name.get(key)
             if number is None:
-                known = ", ".join(f"{n} ({sorted(v)[0] if v else 'main'})" for n, v in sorted(self.names.items()) if n >= 0)
-                raise ConnectorError(f"{source}: the wiki has no namespace {item!r} (it has: {known})")
+                known = ", ".join(f"{n}={min(v) if v else 'main'}" for n, v in sorted(self.names.items()) if n >= 0)
+                raise ConnectorError(f"{source}: the wiki has no namespace {item!r} (it has {known})")
             resolved.append(number)
         return list(dict.fromkeys(resolved))
 

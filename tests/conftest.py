@@ -25,6 +25,7 @@ SHARED = PROJECT_ROOT.parent / "shared"
 from server.config import EmbeddingConfig, OrgkbConfig, load_config  # noqa: E402
 from server.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
 from server.knowledge import KnowledgeIndex  # noqa: E402
+from tests.wikiservers import DokuWikiServer, MediaWikiServer, missing_programs  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -107,3 +108,30 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["HF_HUB_OFFLINE"] = "1"
     env.update(extra)
     return env
+
+
+def _wiki_programs_present() -> None:
+    """Skip where PHP or DokuWiki is not installed; in CI (which installs them) that is a failure."""
+    reason = missing_programs()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def mediawiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaWikiServer]:
+    """A private MediaWiki 1.39 (PHP built-in server, SQLite) on 127.0.0.1, once per session."""
+    _wiki_programs_present()
+    server = MediaWikiServer(tmp_path_factory.mktemp("mediawiki")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dokuwiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DokuWikiServer]:
+    """A private DokuWiki (Debian's package, XML-RPC on) on 127.0.0.1, once per session."""
+    _wiki_programs_present()
+    server = DokuWikiServer(tmp_path_factory.mktemp("dokuwiki")).start()
+    yield server
+    server.stop()

@@ -143,6 +143,9 @@ class MediaWikiServer:
                 "$wgRevokePermissions['noread']['read'] = true;\n"
                 f"$wgCacheDirectory = '{self.workdir}/cache';\n"
                 "$wgEnableUploads = false;\n"
+                # Footnotes and #if/#switch, as on most real wikis.
+                "wfLoadExtension('Cite');\n"
+                "wfLoadExtension('ParserFunctions');\n"
             )
         self.php("createAndPromote.php", "Reader", "ReaderPass-1234")
         self.php("createAndPromote.php", "--custom-groups", "noread", "Outsider", "OutsiderPass-1234")
