@@ -228,8 +228,16 @@ def _newer(latest: DumpPage | None, revision: ET.Element) -> DumpPage:
         timestamp=timestamp,
         editor=editor,
         model=_child_text(revision, "model") or "wikitext",
-        text=_child_text(revision, "text") or "",
+        text=_revision_text(revision),
     )
+
+
+def _revision_text(revision: ET.Element) -> str:
+    """The wikitext; ``itertext`` also keeps text a hand-made export left as unescaped tags."""
+    for child in revision:
+        if child.tag.rsplit("}", 1)[-1] == "text":
+            return "".join(child.itertext())
+    return ""
 
 
 def _page(element: ET.Element, latest: DumpPage | None) -> DumpPage | None:

@@ -48,6 +48,10 @@ class TcpProxy:
                 sock.close()
             self._open.clear()
 
+    def down_after(self, documents: int) -> DownAfter:
+        """An indexer `Progress` that takes this proxy down once ``documents`` were handled."""
+        return DownAfter(self, documents)
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -74,3 +78,21 @@ class TcpProxy:
         finally:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
+
+
+class DownAfter:
+    """Indexer progress that cuts a `TcpProxy` mid-sync."""
+
+    def __init__(self, proxy: TcpProxy, documents: int) -> None:
+        self.proxy, self.remaining = proxy, documents
+
+    def start_source(self, source: str) -> None:
+        pass
+
+    def advance(self, source: str, documents: int, detail: str) -> None:
+        self.remaining -= documents
+        if self.remaining == 0:
+            self.proxy.down()
+
+    def end_source(self, summary: object) -> None:
+        pass

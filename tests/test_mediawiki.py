@@ -165,24 +165,6 @@ def test_wrong_password_or_missing_permission_is_clear_and_changes_nothing(
     assert hits_for(index, "who hands out visitor badges")[0].doc_id == "wiki:Security desk"
 
 
-class CutAfter:
-    """Progress that takes the server down after ``count`` documents."""
-
-    def __init__(self, proxy: TcpProxy, count: int) -> None:
-        self.proxy, self.count = proxy, count
-
-    def start_source(self, source: str) -> None:
-        pass
-
-    def advance(self, source: str, documents: int, detail: str) -> None:
-        self.count -= documents
-        if self.count == 0:
-            self.proxy.down()
-
-    def end_source(self, summary: SourceSummary) -> None:
-        pass
-
-
 def test_server_down_mid_sync_changes_nothing_and_the_next_sync_resumes(
     mediawiki_server: MediaWikiServer, make_index: IndexFactory, real_embedder: Embedder
 ) -> None:
@@ -197,7 +179,7 @@ def test_server_down_mid_sync_changes_nothing_and_the_next_sync_resumes(
 
         wiki.edit("Canteen", "The canteen serves curry on Mondays.")
         wiki.edit("Canteen menu", "Fridays are pizza days in the canteen.")
-        summary = only(Indexer(index, progress=CutAfter(proxy, 1)).run())
+        summary = only(Indexer(index, progress=proxy.down_after(1)).run())
         assert summary.error is not None and "cannot reach" in summary.error
         assert index.catalog.document_states("wiki") == before
         assert index.catalog.source_state("wiki").cursor == cursor
