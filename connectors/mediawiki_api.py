@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,6 @@ from connectors.wiki import SessionExpired, WikiConfig, WikiSession, site_root, 
 log = logging.getLogger(__name__)
 
 ENTRY_POINTS = ("api.php", "index.php")
-_MAXLAG_RETRIES = 3
 
 
 class ApiError(ConnectorError):
@@ -96,9 +94,9 @@ class MediaWikiApi:
 
     # --- calls --------------------------------------------------------------------------
 
-    def call(self, params: dict[str, Any], *, post: bool = False) -> dict[str, Any]:
-        """One API request (logged in if configured); API errors become typed errors."""
-        return self.session.call(lambda: self._request(params, post=post, as_user=bool(self.config.username)))
+    def call(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One API read (logged in if configured); API errors become typed errors."""
+        return self.session.call(lambda: self._request(params, post=False, as_user=bool(self.config.username)))
 
     def query(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """``action=query`` with continuation: yields the ``query`` part of every batch.
@@ -131,23 +129,16 @@ class MediaWikiApi:
         full = {**params, "format": "json", "formatversion": "2", "errorformat": "plaintext"}
         if as_user and params.get("action") != "login":
             full["assert"] = "user"  # an expired session then fails loudly instead of reading anonymously
-        for attempt in range(_MAXLAG_RETRIES + 1):
-            if post:
-                body = self.http.json("POST", self.endpoint, data=full)
-            else:
-                body = self.http.json("GET", self.endpoint, params=full)
-            if not isinstance(body, dict):
-                raise ConnectorError(f"{self.source}: {self.endpoint} did not answer like a MediaWiki API")
-            errors = body.get("errors") or []
-            if not errors:
-                return body
-            code = str(errors[0].get("code", "unknown"))
-            text = str(errors[0].get("text", "")).strip()
-            if code == "maxlag" and attempt < _MAXLAG_RETRIES:
-                time.sleep(min(5.0, 1.0 + attempt * 2))
-                continue
-            raise self._error(code, text)
-        raise AssertionError("unreachable")
+        if post:
+            body = self.http.json("POST", self.endpoint, data=full)
+        else:
+            body = self.http.json("GET", self.endpoint, params=full)
+        if not isinstance(body, dict):
+            raise ConnectorError(f"{self.source}: {self.endpoint} did not answer like a MediaWiki API")
+        errors = body.get("errors") or []
+        if errors:
+            raise self._error(str(errors[0].get("code", "unknown")), str(errors[0].get("text", "")).strip())
+        return body
 
     def _error(self, code: str, text: str) -> ConnectorError:
         if code in ("assertuserfailed", "assertbotfailed", "badtoken", "notloggedin"):

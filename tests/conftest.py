@@ -110,28 +110,26 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _wiki_programs_present() -> None:
-    """Skip where PHP or DokuWiki is not installed; in CI (which installs them) that is a failure."""
+def _running(server_type: type[MediaWikiServer] | type[DokuWikiServer], workdir: Path) -> Iterator[Any]:
+    """Start a wiki server for the session; skip where PHP or DokuWiki is missing (fail in CI,
+    which installs them)."""
     reason = missing_programs()
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+    server = server_type(workdir).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def mediawiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaWikiServer]:
     """A private MediaWiki 1.39 (PHP built-in server, SQLite) on 127.0.0.1, once per session."""
-    _wiki_programs_present()
-    server = MediaWikiServer(tmp_path_factory.mktemp("mediawiki")).start()
-    yield server
-    server.stop()
+    yield from _running(MediaWikiServer, tmp_path_factory.mktemp("mediawiki"))
 
 
 @pytest.fixture(scope="session")
 def dokuwiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DokuWikiServer]:
     """A private DokuWiki (Debian's package, XML-RPC on) on 127.0.0.1, once per session."""
-    _wiki_programs_present()
-    server = DokuWikiServer(tmp_path_factory.mktemp("dokuwiki")).start()
-    yield server
-    server.stop()
+    yield from _running(DokuWikiServer, tmp_path_factory.mktemp("dokuwiki"))

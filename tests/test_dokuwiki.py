@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from connectors.base import DocumentRef
+from connectors.dokuwiki import DokuWikiConfig, DokuWikiConnector
 from server.embedding import Embedder
-from server.indexer import Indexer, SourceSummary
-from server.knowledge import KnowledgeIndex
-from server.search import Searcher
+from server.indexer import Indexer
 from tests.conftest import IndexFactory, orgkb_command, subprocess_env, write_config
+from tests.search_helpers import hits_for, indexed_keys, only, sync_state
 from tests.tcp_proxy import TcpProxy
 from tests.wikiservers import DW_NO_API, DW_READER, DokuWikiServer
 
@@ -30,19 +31,6 @@ def _reader_password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def wiki_source(url: str, **extra: Any) -> dict[str, Any]:
     return {"name": "doku", "type": "dokuwiki", "url": url, "username": DW_READER[0], "password_env": READER_ENV, **extra}
-
-
-def hits_for(index: KnowledgeIndex, query: str, **options: Any) -> list[Any]:
-    return Searcher(index).search(query, limit=5, **options).hits
-
-
-def keys(index: KnowledgeIndex) -> set[str]:
-    return set(index.catalog.document_states("doku"))
-
-
-def only(summary: Any) -> SourceSummary:
-    (source,) = summary.sources
-    return source
 
 
 def next_second() -> None:
@@ -90,7 +78,7 @@ def test_edits_deletions_and_renames_arrive_with_the_next_sync(
     wiki.put_page("it:wlan_old", "====== Guest WLAN ======\nThe guest network is called Brightwater-Visitors.\n")
     index = make_index([wiki_source(wiki.url)], real_embedder)
     assert only(Indexer(index).run()).error is None
-    assert {"it:printers", "it:fax", "it:wlan_old"} <= keys(index)
+    assert {"it:printers", "it:fax", "it:wlan_old"} <= indexed_keys(index, "doku")
 
     next_second()
     wiki.put_page("it:printers", "====== Printers ======\nThe second-floor printer is called Kingfisher.\n")
@@ -105,7 +93,7 @@ def test_edits_deletions_and_renames_arrive_with_the_next_sync(
     assert "Kingfisher" in hits_for(index, "what is the printer on the second floor called")[0].text
     assert not hits_for(index, "Heron", mode="keyword")
     assert not hits_for(index, "fax number", mode="keyword")
-    assert {"it:fax", "it:wlan_old"}.isdisjoint(keys(index))
+    assert {"it:fax", "it:wlan_old"}.isdisjoint(indexed_keys(index, "doku"))
     assert hits_for(index, "guest wifi network name")[0].uri == f"{wiki.url}/doku.php?id=it:guest_wlan#guest_wlan"
 
     third = only(Indexer(index).run())
@@ -125,7 +113,7 @@ def test_a_sync_after_the_change_log_was_trimmed_runs_in_full(
 
     summary = only(Indexer(index).run())
     assert summary.error is None and not summary.incremental
-    assert "facilities:keys" not in keys(index)
+    assert "facilities:keys" not in indexed_keys(index, "doku")
     assert int(index.catalog.source_state("doku").cursor or 0) > time.time() - 60
 
 
@@ -136,8 +124,7 @@ def test_wrong_password_or_missing_api_permission_is_clear_and_changes_nothing(
     wiki.put_page("hr:sick_leave", "====== Sick leave ======\nReport sick leave to hr@brightwater.example before 10:00.\n")
     index = make_index([wiki_source(wiki.url)], real_embedder)
     Indexer(index).run()
-    before = index.catalog.document_states("doku")
-    cursor = index.catalog.source_state("doku").cursor
+    before = sync_state(index, "doku")
 
     next_second()
     wiki.put_page("hr:sick_leave", "====== Sick leave ======\nSick leave is reported in the HR portal.\n")
@@ -150,8 +137,7 @@ def test_wrong_password_or_missing_api_permission_is_clear_and_changes_nothing(
     error = only(Indexer(no_api).run()).error
     assert error is not None and "'noapi' may not call" in error and "remoteuser" in error
 
-    assert index.catalog.document_states("doku") == before
-    assert index.catalog.source_state("doku").cursor == cursor
+    assert sync_state(index, "doku") == before
     assert "hr@brightwater.example" in hits_for(index, "how do I report sick leave")[0].text
 
 
@@ -164,22 +150,30 @@ def test_server_down_during_a_full_sync_changes_nothing_and_the_next_sync_resume
     try:
         index = make_index([wiki_source(proxy.url())], real_embedder)
         Indexer(index).run()
-        before = index.catalog.document_states("doku")
+        before = sync_state(index, "doku")
 
         next_second()
         wiki.put_page("kitchen:coffee", "====== Coffee ======\nThe espresso machine is descaled on Tuesdays.\n")
         wiki.put_page("kitchen:tea", "====== Tea ======\nGreen tea is in the left cupboard.\n")
         summary = only(Indexer(index, progress=proxy.down_after(1)).run(full=True))
         assert summary.error is not None and "cannot reach" in summary.error
-        assert index.catalog.document_states("doku") == before
+        assert sync_state(index, "doku") == before
 
         proxy.up()
         summary = only(Indexer(index).run())
         assert summary.error is None
-        assert {"kitchen:coffee", "kitchen:tea"} <= keys(index)
+        assert {"kitchen:coffee", "kitchen:tea"} <= indexed_keys(index, "doku")
         assert "Tuesdays" in hits_for(index, "when is the espresso machine descaled")[0].text
     finally:
         proxy.down()
+
+
+def test_an_expired_session_is_renewed(dokuwiki_server: DokuWikiServer) -> None:
+    dokuwiki_server.put_page("start", "====== Start ======\nWelcome.\n")
+    connector = DokuWikiConnector(DokuWikiConfig(**wiki_source(dokuwiki_server.url)))
+    assert connector.check() == []
+    connector.rpc.http.client.cookies.clear()  # as when the wiki expires or forgets the session
+    assert "start" in {r.key for r in connector.list_documents() if isinstance(r, DocumentRef)}
 
 
 def test_check_prints_one_clear_line_per_problem(dokuwiki_server: DokuWikiServer, tmp_path: Path) -> None:

@@ -16,10 +16,9 @@ from connectors.base import DocumentRef
 from connectors.mediawiki import MediaWikiConfig, MediaWikiConnector
 from connectors.mediawiki_dump import MediaWikiDumpConfig, MediaWikiDumpConnector
 from server.embedding import Embedder
-from server.indexer import Indexer, SourceSummary
-from server.knowledge import KnowledgeIndex
-from server.search import Searcher
+from server.indexer import Indexer
 from tests.conftest import IndexFactory, orgkb_command, subprocess_env, write_config
+from tests.search_helpers import hits_for, indexed_keys, only, sync_state
 from tests.tcp_proxy import TcpProxy
 from tests.wikiservers import MW_OUTSIDER, MW_READER, MediaWikiServer, free_port
 
@@ -36,19 +35,6 @@ def _reader_password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def wiki_source(url: str, **extra: Any) -> dict[str, Any]:
     return {"name": "wiki", "type": "mediawiki", "url": url, "username": MW_READER[0], "password_env": READER_ENV, **extra}
-
-
-def hits_for(index: KnowledgeIndex, query: str, **options: Any) -> list[Any]:
-    return Searcher(index).search(query, limit=5, **options).hits
-
-
-def keys(index: KnowledgeIndex) -> set[str]:
-    return set(index.catalog.document_states("wiki"))
-
-
-def only(summary: Any) -> SourceSummary:
-    (source,) = summary.sources
-    return source
 
 
 def test_pages_are_found_by_content_and_cited_at_their_section(
@@ -96,7 +82,7 @@ def test_edits_deletions_and_moves_arrive_with_the_next_sync(
     wiki.edit("Onboarding buddy", "== Buddy ==\nEvery new joiner gets a buddy who walks them through the kiln dashboard.")
     index = make_index([wiki_source(wiki.url)], real_embedder)
     assert only(Indexer(index).run()).error is None
-    assert {"Release process", "Legacy VPN", "Onboarding buddy"} <= keys(index)
+    assert {"Release process", "Legacy VPN", "Onboarding buddy"} <= indexed_keys(index, "wiki")
 
     wiki.edit("Release process", "== Freeze ==\nCode freeze is on Thursday at 10:00; releases are tagged with semver.")
     wiki.delete("Legacy VPN")
@@ -109,10 +95,10 @@ def test_edits_deletions_and_moves_arrive_with_the_next_sync(
     assert hits_for(index, "when is the code freeze")[0].text.endswith("releases are tagged with semver.")
     assert not [h for h in hits_for(index, "Wednesday calver", mode="keyword") if h.doc_id == "wiki:Release process"]
     # The deletion.
-    assert "Legacy VPN" not in keys(index)
+    assert "Legacy VPN" not in indexed_keys(index, "wiki")
     assert not hits_for(index, "AnyConnect hardware token", mode="keyword")
     # The move: cited at the new title; the redirect left behind is not a page.
-    assert "Onboarding buddy" not in keys(index)
+    assert "Onboarding buddy" not in indexed_keys(index, "wiki")
     moved = hits_for(index, "who shows new joiners the kiln dashboard")[0]
     assert moved.uri == f"{wiki.url}/index.php/Buddy_programme#Buddy"
 
@@ -128,12 +114,12 @@ def test_full_run_reconciles_and_a_restored_page_returns(
     wiki.edit("Parking", "Bicycle parking is in the courtyard behind gate B.")
     index = make_index([wiki_source(wiki.url)], real_embedder)
     Indexer(index).run()
-    assert "Parking" in keys(index)
+    assert "Parking" in indexed_keys(index, "wiki")
 
     wiki.delete("Parking")
     summary = only(Indexer(index).run(full=True))
     assert summary.error is None and not summary.incremental
-    assert "Parking" not in keys(index)
+    assert "Parking" not in indexed_keys(index, "wiki")
 
     wiki.php("undelete.php", "--user", "Admin", "Parking")
     summary = only(Indexer(index).run())
@@ -148,8 +134,7 @@ def test_wrong_password_or_missing_permission_is_clear_and_changes_nothing(
     wiki.edit("Security desk", "The security desk hands out visitor badges from 8:00.")
     index = make_index([wiki_source(wiki.url)], real_embedder)
     Indexer(index).run()
-    before = index.catalog.document_states("wiki")
-    cursor = index.catalog.source_state("wiki").cursor
+    before = sync_state(index, "wiki")
 
     wiki.edit("Security desk", "The security desk is closed.")
     monkeypatch.setenv(READER_ENV, "wrongpassword0123456789abcdefghij")
@@ -160,8 +145,7 @@ def test_wrong_password_or_missing_permission_is_clear_and_changes_nothing(
     error = only(Indexer(outsider).run()).error
     assert error is not None and "'Outsider@orgkb' may not read this wiki" in error
 
-    assert index.catalog.document_states("wiki") == before
-    assert index.catalog.source_state("wiki").cursor == cursor
+    assert sync_state(index, "wiki") == before
     assert hits_for(index, "who hands out visitor badges")[0].doc_id == "wiki:Security desk"
 
 
@@ -174,23 +158,28 @@ def test_server_down_mid_sync_changes_nothing_and_the_next_sync_resumes(
     try:
         index = make_index([wiki_source(proxy.url())], real_embedder)
         Indexer(index).run()
-        before = index.catalog.document_states("wiki")
-        cursor = index.catalog.source_state("wiki").cursor
+        before = sync_state(index, "wiki")
 
         wiki.edit("Canteen", "The canteen serves curry on Mondays.")
         wiki.edit("Canteen menu", "Fridays are pizza days in the canteen.")
         summary = only(Indexer(index, progress=proxy.down_after(1)).run())
         assert summary.error is not None and "cannot reach" in summary.error
-        assert index.catalog.document_states("wiki") == before
-        assert index.catalog.source_state("wiki").cursor == cursor
+        assert sync_state(index, "wiki") == before
 
         proxy.up()
         summary = only(Indexer(index).run())
         assert summary.error is None and summary.incremental
-        assert {"Canteen", "Canteen menu"} <= keys(index)
+        assert {"Canteen", "Canteen menu"} <= indexed_keys(index, "wiki")
         assert "curry" in hits_for(index, "what does the canteen serve on Mondays")[0].text
     finally:
         proxy.down()
+
+
+def test_an_expired_session_is_renewed(mediawiki_server: MediaWikiServer) -> None:
+    connector = MediaWikiConnector(MediaWikiConfig(**wiki_source(mediawiki_server.url)))
+    assert connector.check() == []
+    connector.api.http.client.cookies.clear()  # as when the wiki expires or forgets the session
+    assert "Main Page" in {r.key for r in connector.list_documents() if isinstance(r, DocumentRef)}
 
 
 def test_dump_of_the_wiki_indexes_like_the_wiki(mediawiki_server: MediaWikiServer, tmp_path: Path) -> None:

@@ -14,10 +14,9 @@ import pytest
 from connectors.base import DocumentRef
 from connectors.mediawiki_dump import MediaWikiDumpConfig, MediaWikiDumpConnector
 from server.embedding import Embedder
-from server.indexer import Indexer, SourceSummary
-from server.knowledge import KnowledgeIndex
-from server.search import Searcher
+from server.indexer import Indexer
 from tests.conftest import SAMPLE_DOCS, IndexFactory, orgkb_command, subprocess_env, write_config
+from tests.search_helpers import hits_for, only
 
 BASE = "https://wiki.brightwater.example/wiki/Main_Page"
 
@@ -58,15 +57,6 @@ def export(path: Path, pages: list[Page], history: int = 1) -> Path:
 
 def dump_source(path: Path, **extra: Any) -> dict[str, Any]:
     return {"name": "dump", "type": "mediawiki_dump", "path": str(path), **extra}
-
-
-def hits_for(index: KnowledgeIndex, query: str, **options: Any) -> list[Any]:
-    return Searcher(index).search(query, limit=5, **options).hits
-
-
-def only(summary: Any) -> SourceSummary:
-    (source,) = summary.sources
-    return source
 
 
 @pytest.mark.slow
