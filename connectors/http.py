@@ -22,20 +22,16 @@ TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 class HttpStatusError(ConnectorError):
-    """The server answered with an HTTP error status (other than 401/403); ``status`` says which.
+    """The server answered with an error status; ``status`` lets a connector treat a 404 as "gone"."""
 
-    Lets a connector tell "no such endpoint here" (404, try another URL) from "cannot reach".
-    ``response`` is kept for APIs that explain the error in the body (XML-RPC faults).
-    """
-
-    def __init__(self, message: str, response: httpx.Response) -> None:
+    def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
-        self.status = response.status_code
-        self.response = response
+        self.status = status
 
 
 class HttpAuthError(CredentialsError):
-    """The server refused access (HTTP 401 or 403); ``status`` and ``response`` as above."""
+    """The server refused access (HTTP 401 or 403); ``response`` is kept for APIs that say why
+    in the body (DokuWiki's XML-RPC faults)."""
 
     def __init__(self, message: str, response: httpx.Response) -> None:
         super().__init__(message)
@@ -107,7 +103,7 @@ class HttpClient:
             if response.status_code >= 400:
                 raise HttpStatusError(
                     f"{self.source}: {method} {response.request.url} failed: HTTP {response.status_code} {response.reason_phrase}",
-                    response,
+                    response.status_code,
                 )
             return response
 

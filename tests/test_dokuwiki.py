@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import DocumentRef
+from connectors.base import ConnectorError, DocumentRef
 from connectors.dokuwiki import DokuWikiConfig, DokuWikiConnector
 from server.embedding import Embedder
 from server.indexer import Indexer
@@ -174,6 +174,12 @@ def test_an_expired_session_is_renewed(dokuwiki_server: DokuWikiServer) -> None:
     assert connector.check() == []
     connector.rpc.http.client.cookies.clear()  # as when the wiki expires or forgets the session
     assert "start" in {r.key for r in connector.list_documents() if isinstance(r, DocumentRef)}
+
+
+def test_a_switched_off_api_is_named(dokuwiki_server: DokuWikiServer) -> None:
+    connector = DokuWikiConnector(DokuWikiConfig(**wiki_source(dokuwiki_server.url)))
+    with dokuwiki_server.api_switched_off(), pytest.raises(ConnectorError, match="XML-RPC API is switched off"):
+        connector.check()
 
 
 def test_check_prints_one_clear_line_per_problem(dokuwiki_server: DokuWikiServer, tmp_path: Path) -> None:

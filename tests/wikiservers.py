@@ -16,6 +16,8 @@ import socket
 import subprocess
 import time
 import xmlrpc.client
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -241,6 +243,17 @@ class DokuWikiServer:
 
     def stop(self) -> None:
         self.server.stop()
+
+    @contextmanager
+    def api_switched_off(self) -> Iterator[None]:
+        """The XML-RPC API disabled (``remote = 0``) for the duration; DokuWiki reads its settings per request."""
+        local = self.workdir / "conf" / "local.php"
+        original = local.read_text(encoding="utf-8")
+        local.write_text(original + "$conf['remote'] = 0;\n", encoding="utf-8")
+        try:
+            yield
+        finally:
+            local.write_text(original, encoding="utf-8")
 
     def admin(self) -> xmlrpc.client.ServerProxy:
         """An XML-RPC client logged in as the wiki's admin (HTTP basic auth, which DokuWiki accepts)."""
