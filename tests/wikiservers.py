@@ -62,10 +62,11 @@ def free_port() -> int:
 class PhpServer:
     """``php -S`` serving one docroot, in its own process group."""
 
-    def __init__(self, docroot: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, docroot: Path, log: Path, env: dict[str, str] | None = None, options: tuple[str, ...] = ()) -> None:
         self.docroot = docroot
         self.log = log
         self.env = env or {}
+        self.options = options
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -78,7 +79,7 @@ class PhpServer:
         self.port = port or free_port()
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                ["php", "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot)],
+                ["php", *self.options, "-S", f"127.0.0.1:{self.port}", "-t", str(self.docroot)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -199,7 +200,8 @@ class DokuWikiServer:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.root = workdir / "root"
-        self.server = PhpServer(self.root, workdir / "server.log")
+        # Tests change DokuWiki's settings while it runs: PHP must not serve cached settings files.
+        self.server = PhpServer(self.root, workdir / "server.log", options=("-d", "opcache.enable=0"))
 
     @property
     def url(self) -> str:
