@@ -12,8 +12,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from bs4 import BeautifulSoup
-
 from connectors.base import ConnectorError, CredentialsError
 from connectors.http import HttpClient, HttpStatusError
 from connectors.wiki import SessionExpired, WikiConfig, WikiSession, site_root, wiki_http, wiki_password
@@ -85,6 +83,8 @@ class MediaWikiApi:
             return None
         if "html" not in response.headers.get("content-type", ""):
             return None
+        from bs4 import BeautifulSoup  # only when the API must be found through a page's links
+
         link = BeautifulSoup(response.text, "html.parser").find("link", rel="EditURI")
         href = link.get("href") if link is not None else None
         if not isinstance(href, str):

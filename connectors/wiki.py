@@ -12,11 +12,9 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup
 from pydantic import Field, field_validator, model_validator
 
 from connectors.base import ConnectorError, Section, SourceConfig
-from connectors.formats import html as html_format
 from connectors.http import HttpClient, secret_from_env
 
 T = TypeVar("T")
@@ -91,6 +89,11 @@ def rendered_sections(html: str, furniture: Iterable[str] = ()) -> list[Section]
     contents, footnote markers); they are removed first. Line numbers of rendered HTML mean
     nothing to a reader of the page, so sections carry none.
     """
+    # Imported here: bs4 costs start-up time that only syncing a wiki needs to pay.
+    from bs4 import BeautifulSoup
+
+    from connectors.formats import html as html_format
+
     soup = BeautifulSoup(html, "html.parser")
     for selector in furniture:
         for element in soup.select(selector):
