@@ -1,5 +1,13 @@
 """Connectors read sources. Importing this package registers every built-in connector type."""
 
-from connectors import confluence, files, markdown_wiki, smb  # noqa: F401
+from connectors import (  # noqa: F401
+    confluence,
+    dokuwiki,
+    files,
+    markdown_wiki,
+    mediawiki,
+    mediawiki_dump,
+    smb,
+)
 
-__all__ = ["confluence", "files", "markdown_wiki", "smb"]
+__all__ = ["confluence", "dokuwiki", "files", "markdown_wiki", "mediawiki", "mediawiki_dump", "smb"]

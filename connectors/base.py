@@ -31,6 +31,13 @@ class CredentialsError(ConnectorError):
     """The source rejected the credentials (HTTP 401/403, bad password, missing permission)."""
 
 
+class CursorExpired(ConnectorError):
+    """The source can no longer say what changed since this cursor (its change log was trimmed).
+
+    Raised by `IncrementalConnector.changes_since`; the indexer then runs a full sync instead.
+    """
+
+
 class DocumentError(Exception):
     """One document cannot be read or parsed; the rest of the source is unaffected."""
 
@@ -222,7 +229,10 @@ class IncrementalConnector(Connector, Protocol):
         ...
 
     def changes_since(self, cursor: str) -> Change:
-        """Changes after ``cursor``; raise `ConnectorError` if the source cannot answer."""
+        """Changes after ``cursor``; raise `ConnectorError` if the source cannot answer.
+
+        Raise `CursorExpired` when the source's change log no longer reaches back to ``cursor``.
+        """
         ...
 
 

@@ -29,6 +29,16 @@ class HttpStatusError(ConnectorError):
         self.status = status
 
 
+class HttpAuthError(CredentialsError):
+    """The server refused access (HTTP 401 or 403); ``response`` is kept for APIs that say why
+    in the body (DokuWiki's XML-RPC faults)."""
+
+    def __init__(self, message: str, response: httpx.Response) -> None:
+        super().__init__(message)
+        self.status = response.status_code
+        self.response = response
+
+
 def secret_from_env(variable: str | None, source: str, what: str = "secret") -> str | None:
     """The value of the env var a config names for a secret; a clear error when it is unset."""
     if not variable:
@@ -85,9 +95,10 @@ class HttpClient:
                 attempt += 1
                 continue
             if response.status_code in (401, 403):
-                raise CredentialsError(
+                raise HttpAuthError(
                     f"{self.source}: {self.base_url} refused access (HTTP {response.status_code}): "
-                    "check the username and the secret's environment variable, and the account's permissions"
+                    "check the username and the secret's environment variable, and the account's permissions",
+                    response,
                 )
             if response.status_code >= 400:
                 raise HttpStatusError(

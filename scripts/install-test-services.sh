@@ -11,6 +11,12 @@ while read -r probe package; do
   [ -e "$probe" ] || need+=("$package")
 done <<'LIST'
 /usr/sbin/smbd samba
+/usr/bin/php php-cli
+/etc/php/8.2/mods-available/pdo_sqlite.ini php-sqlite3
+/etc/php/8.2/mods-available/intl.ini php-intl
+/etc/php/8.2/mods-available/mbstring.ini php-mbstring
+/etc/php/8.2/mods-available/dom.ini php-xml
+/usr/share/dokuwiki/doku.php dokuwiki
 LIST
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -26,3 +32,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${need[@]}" >/dev/null
 fi
+
+# MediaWiki is unpacked from its Debian packages, not installed (that would start Apache).
+scripts/fetch-mediawiki.sh

@@ -21,6 +21,7 @@ from connectors.base import (
     Connector,
     ConnectorError,
     ConnectorRegistry,
+    CursorExpired,
     Document,
     DocumentError,
     DocumentRef,
@@ -148,10 +149,15 @@ class Indexer:
             connector = ConnectorRegistry.build(source_config)
             state = catalog.source_state(source_config.name)
             incremental = isinstance(connector, IncrementalConnector)
+            changes_done = False
             if incremental and state.cursor and not full:
-                summary.incremental = True
-                self._sync_changes(connector, state.cursor, summary)  # type: ignore[arg-type]
-            else:
+                try:
+                    self._sync_changes(connector, state.cursor, summary)  # type: ignore[arg-type]
+                    summary.incremental = changes_done = True
+                except CursorExpired as exc:
+                    # Raised before anything is written: a full sync reconciles instead.
+                    log.info("source %s: %s; running a full sync", source_config.name, exc)
+            if not changes_done:
                 cursor = connector.initial_cursor() if incremental else None  # type: ignore[attr-defined]
                 self._sync_full(connector, summary, force=full)
                 summary.seconds = time.perf_counter() - started

@@ -25,6 +25,7 @@ SHARED = PROJECT_ROOT.parent / "shared"
 from server.config import EmbeddingConfig, OrgkbConfig, load_config  # noqa: E402
 from server.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
 from server.knowledge import KnowledgeIndex  # noqa: E402
+from tests.wikiservers import DokuWikiServer, MediaWikiServer, missing_programs  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -142,3 +143,26 @@ def confluence_server() -> Iterator[Any]:
     server = FakeConfluence("cloud").start()
     yield server
     server.stop()
+def _running(server_type: type[MediaWikiServer] | type[DokuWikiServer], workdir: Path) -> Iterator[Any]:
+    """Start a wiki server for the session; skip where PHP or DokuWiki is missing (fail in CI,
+    which installs them)."""
+    reason = missing_programs()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = server_type(workdir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mediawiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaWikiServer]:
+    """A private MediaWiki 1.39 (PHP built-in server, SQLite) on 127.0.0.1, once per session."""
+    yield from _running(MediaWikiServer, tmp_path_factory.mktemp("mediawiki"))
+
+
+@pytest.fixture(scope="session")
+def dokuwiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DokuWikiServer]:
+    """A private DokuWiki (Debian's package, XML-RPC on) on 127.0.0.1, once per session."""
+    yield from _running(DokuWikiServer, tmp_path_factory.mktemp("dokuwiki"))

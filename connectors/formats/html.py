@@ -55,7 +55,8 @@ def parse(text: str, name: str) -> ParsedFile:
 
     The title is ``<title>``, else the first ``<h1>``. ``line_start`` of a section is the
     source line of its first block, as far as the parser reports it (approximate: the text of
-    one block may span several source lines).
+    one block may span several source lines). A section's ``anchor`` is the ``id`` of its
+    heading, or of the first element inside it that has one (MediaWiki's ``mw-headline``).
     """
     soup = BeautifulSoup(text, "html.parser")
     title_tag = soup.find("title")
@@ -76,6 +77,7 @@ class _Walker:
     def __init__(self) -> None:
         self.sections: list[Section] = []
         self._trail = HeadingTrail()
+        self._anchor: str | None = None
         self._blocks: list[str] = []
         self._first_line: int | None = None
         self._inline: list[str] = []
@@ -104,6 +106,7 @@ class _Walker:
                 heading = _inline_text(child)
                 if heading:
                     self._trail.enter(_HEADINGS[name], heading)
+                    self._anchor = _anchor_of(child)
             elif name == "br":
                 self._inline.append("\n")
             elif name == "pre":
@@ -147,7 +150,12 @@ class _Walker:
     def _close_section(self) -> None:
         if self._blocks:
             self.sections.append(
-                Section(heading_path=self._trail.path, text="\n\n".join(self._blocks), line_start=self._first_line)
+                Section(
+                    heading_path=self._trail.path,
+                    text="\n\n".join(self._blocks),
+                    line_start=self._first_line,
+                    anchor=self._anchor,
+                )
             )
         self._blocks, self._first_line = [], None
 
@@ -155,6 +163,18 @@ class _Walker:
 def _inline_text(tag: Tag) -> str:
     """A tag's text on one line with whitespace collapsed."""
     return _WHITESPACE.sub(" ", tag.get_text(" ")).strip()
+
+
+def _anchor_of(heading: Tag) -> str | None:
+    """The fragment that links to ``heading``: its own ``id`` or that of an element inside it."""
+    own = heading.get("id")
+    if isinstance(own, str) and own:
+        return own
+    inner = heading.find(id=True)
+    if isinstance(inner, Tag):
+        value = inner.get("id")
+        return value if isinstance(value, str) and value else None
+    return None
 
 
 def _table_text(table: Tag) -> str:
