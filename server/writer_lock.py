@@ -80,10 +80,13 @@ class WriterLock:
 
     def busy_error(self) -> IndexBusyError:
         """The error a refused writer reports."""
-        return IndexBusyError(
-            f"{self.holder()} is writing the index at {self.data_dir}; "
-            "wait for it to finish (a running `orgkb serve` keeps the index in sync itself)"
-        )
+        holder = self.holder()
+        if "serve" in holder:
+            return IndexBusyError(
+                f"{holder} keeps the index at {self.data_dir} in sync and is its only writer: it picks up changes "
+                "by itself (or call its reindex tool); stop it to run `orgkb index` here"
+            )
+        return IndexBusyError(f"{holder} is indexing {self.data_dir}; wait for it to finish")
 
 
 def hold_for_process(data_dir: Path, holder: str) -> WriterLock | None:
