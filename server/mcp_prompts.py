@@ -6,14 +6,17 @@ uri the model must cite, so the model answers from the sources and not from memo
 
 # No `from __future__ import annotations`: the SDK reads the prompt signatures at runtime.
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer, UserMessage
 from mcp.server.mcpserver.prompts.base import Message
-from mcp_types import EmbeddedResource, TextResourceContents
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, EmbeddedResource, TextResourceContents
 from pydantic import Field
 
 from server.access import access_of
+from server.errors import OrgkbError
 from server.filters import SearchFilters
 from server.mcp_support import in_thread
 from server.search import SearchHit
@@ -38,6 +41,14 @@ def passage_resource(number: int, hit: SearchHit) -> EmbeddedResource:
     return EmbeddedResource(resource=TextResourceContents(uri=hit.uri, mime_type="text/markdown", text=f"{header}\n\n{hit.text}"))
 
 
+async def _answerable(work: Awaitable[Any]) -> Any:
+    """Await ``work``; an orgkb error reaches the client as its message (the SDK would hide it)."""
+    try:
+        return await work
+    except OrgkbError as exc:
+        raise MCPError(INVALID_PARAMS, str(exc)) from None
+
+
 def register(server: MCPServer[Any], service: KnowledgeService) -> None:
     """Add the prompts to ``server``."""
     configured = [s.name for s in service.index.config.sources]
@@ -55,11 +66,11 @@ def register(server: MCPServer[Any], service: KnowledgeService) -> None:
         access = access_of(ctx.request_context.request)
         visible = access.visible(configured)
         if source and source not in visible:
-            raise ValueError(f"unknown source: {source}; known: {', '.join(visible) or 'none'}")
+            raise MCPError(INVALID_PARAMS, f"unknown source: {source}; known: {', '.join(visible) or 'none'}")
         sources = [source] if source else (visible if access.limited else None)
         hits = []
         if sources != []:
-            response = await in_thread(service.searcher.search, question, filters=SearchFilters(sources=sources))
+            response = await _answerable(in_thread(service.searcher.search, question, filters=SearchFilters(sources=sources)))
             hits = response.hits
         intro = f"{ANSWER_INSTRUCTIONS}\n\nQuestion: {question}"
         if not hits:
@@ -79,7 +90,7 @@ def register(server: MCPServer[Any], service: KnowledgeService) -> None:
         uri: Annotated[str, Field(description="The document: its resource uri (orgkb://documents/...), citation uri or doc id.")],
     ) -> list[Message]:
         access = access_of(ctx.request_context.request)
-        document = await in_thread(service.fetch, uri, 0, SUMMARY_MAX_CHARS, access)
+        document = await _answerable(in_thread(service.fetch, uri, 0, SUMMARY_MAX_CHARS, access))
         scope = (f" The text is cut after {document.next_offset:,} of {document.total_chars:,} characters: say the "
                  "summary covers only the beginning." if document.truncated else "")
         embedded = EmbeddedResource(
