@@ -33,6 +33,9 @@ DOCS = {
 EXPENSES = "orgkb://documents/handbook/policies/expenses.md"
 
 
+# The 2025-era `resources/subscribe` is what Claude Desktop and the Inspector use: tested on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Path:
     """A handbook indexed with the real model; the config pages resources two at a time."""
