@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from server.errors import NotFoundError
+
 ACCESS_SCOPE_KEY = "orgkb.access"
 
 
@@ -37,6 +39,17 @@ class Access(BaseModel):
     def limited(self) -> bool:
         """True when some sources are hidden from this client."""
         return self.sources is not None
+
+    def select(self, requested: Iterable[str] | None, configured: Iterable[str]) -> list[str] | None:
+        """The sources a request works on: ``requested`` or, when absent, all visible ones
+        (None means every source, with nothing hidden). A requested source this client may
+        not see is unknown to it, exactly like one that is not configured."""
+        visible = self.visible(configured)
+        wanted = list(requested or [])
+        unknown = sorted(set(wanted) - set(visible))
+        if unknown:
+            raise NotFoundError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(visible) or 'none'}")
+        return wanted or (visible if self.limited else None)
 
 
 FULL_ACCESS = Access(name="local")

@@ -119,6 +119,8 @@ class LiveIndex:
             self._stopping = False
             if self.settings.catch_up:
                 self._due[ALL] = now
+                for activity in self._activity.values():
+                    activity.state = "pending"
             for source in self.index.config.sources:
                 if source.sync_interval:
                     self._due.setdefault(source.name, now + source.sync_interval)
@@ -153,9 +155,12 @@ class LiveIndex:
         if self._lock is None:
             self._lock = hold_for_process(self.index.data_dir, "orgkb serve")
             if self._lock is None:
-                self._lock_holder = WriterLock(self.index.data_dir).holder()
-                log.warning("%s writes the index; live sync waits for it", self._lock_holder)
-            else:
+                holder = WriterLock(self.index.data_dir).holder()
+                if holder != self._lock_holder:  # said once, not at every retry
+                    log.warning("%s writes the index; live sync waits for it", holder)
+                self._lock_holder = holder
+            elif self._lock_holder is not None:
+                log.warning("the index is free again: live sync resumes")
                 self._lock_holder = None
         return self._lock is not None
 
@@ -250,6 +255,8 @@ class LiveIndex:
         Raises `IndexBusyError` when another process holds the writer lock.
         """
         names = list(sources) if sources is not None else None
+        if names == []:
+            return IndexSummary()
         if self.running and not self._take_lock():
             raise WriterLock(self.index.data_dir).busy_error()
         summary = self._run(names, full=full, progress=progress)

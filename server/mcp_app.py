@@ -31,6 +31,7 @@ from pydantic import Field, ValidationError
 from connectors.base import MetadataValue
 from server import mcp_completions, mcp_prompts, mcp_reindex, mcp_resources
 from server.access import access_of
+from server.errors import OrgkbError
 from server.filters import SearchFilters
 from server.knowledge import KnowledgeIndex
 from server.live import LiveIndex
@@ -173,16 +174,15 @@ def _register_tools(server: MCPServer[Any], service: KnowledgeService, descripti
         modified_before: Annotated[datetime | None, Field(description="Only documents modified before (ISO 8601).")] = None,
         metadata: Annotated[dict[str, MetadataValue] | None, Field(description="Only documents with these metadata values.")] = None,
     ) -> SearchResponse:
-        access = access_of(ctx.request_context.request)
-        visible = access.visible(configured)
-        unknown = sorted(set(sources or []) - set(visible))
-        if unknown:
-            raise ToolError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(visible) or 'none'}")
-        if access.limited and not visible:
+        try:
+            selected = access_of(ctx.request_context.request).select(sources, configured)
+        except OrgkbError as exc:
+            raise ToolError(str(exc)) from None
+        if selected == []:
             return SearchResponse(query=query, mode=mode, hits=[], took_ms=0.0)
         try:
             filters = SearchFilters(
-                sources=sources or (visible if access.limited else None),
+                sources=selected,
                 path_prefix=path_prefix,
                 file_types=file_types,
                 modified_after=modified_after,

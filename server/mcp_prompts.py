@@ -63,11 +63,10 @@ def register(server: MCPServer[Any], service: KnowledgeService) -> None:
         question: Annotated[str, Field(description="The question to answer.")],
         source: Annotated[str | None, Field(description="Only search this source (optional).")] = None,
     ) -> list[Message]:
-        access = access_of(ctx.request_context.request)
-        visible = access.visible(configured)
-        if source and source not in visible:
-            raise MCPError(INVALID_PARAMS, f"unknown source: {source}; known: {', '.join(visible) or 'none'}")
-        sources = [source] if source else (visible if access.limited else None)
+        try:
+            sources = access_of(ctx.request_context.request).select([source] if source else None, configured)
+        except OrgkbError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
         hits = []
         if sources != []:
             response = await _answerable(in_thread(service.searcher.search, question, filters=SearchFilters(sources=sources)))

@@ -109,11 +109,10 @@ def register(server: MCPServer[Any], service: KnowledgeService, live: LiveIndex,
         source: Annotated[str | None, Field(description="Only this source (see list_sources); all when absent.")] = None,
         full: Annotated[bool, Field(description="Re-read and re-embed everything, not only what changed.")] = False,
     ) -> ReindexResult:
-        access = access_of(ctx.request_context.request)
-        visible = access.visible(configured)
-        if source is not None and source not in visible:
-            raise ToolError(f"unknown source: {source}; known: {', '.join(visible) or 'none'}")
-        names = [source] if source else (visible if access.limited else None)
+        try:
+            names = access_of(ctx.request_context.request).select([source] if source else None, configured)
+        except OrgkbError as exc:
+            raise ToolError(str(exc)) from None
         await client_log(ctx, "info", f"reindexing {', '.join(names or configured) or 'nothing'}{' (full)' if full else ''}")
         progress = ToolProgress(ctx)
         try:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from server.config import load_config
 from server.embedding import HashingEmbedder
 from server.indexer import Indexer, SourceSummary
 from server.knowledge import KnowledgeIndex
 from server.live import IndexChange, LiveIndex
 from server.search import Searcher
 from server.service import KnowledgeService
-from server.config import load_config
 from tests.conftest import IndexFactory, orgkb_command, subprocess_env, toml_value, write_config
 
 

@@ -4,7 +4,6 @@ live notifications over HTTP for both protocol eras."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
