@@ -80,6 +80,7 @@ def test_subscribed_document_edits_additions_and_deletions_reach_the_client(work
             assert status["sources"][0]["sync"]["watching"] == [str(docs)]
 
             await session.subscribe_resource(EXPENSES)
+            await session.subscribe_resource("orgkb://status")
             mark = notes.mark()
             edited = time.monotonic()
             (docs / "policies" / "expenses.md").write_text(DOCS["policies/expenses.md"].replace("40 EUR", "55 EUR"))
@@ -88,6 +89,8 @@ def test_subscribed_document_edits_additions_and_deletions_reach_the_client(work
             assert notes.found("notifications/resources/updated", "orgkb://documents/handbook/canteen.txt", mark) is None
             text = (await session.read_resource(EXPENSES)).contents[0].text
             assert "55 EUR" in text and "40 EUR" not in text
+            await notes.wait_for("notifications/resources/updated", "orgkb://status", since=mark)
+            assert (await read_status(session))["sources"][0]["sync"]["last_result"]["updated"] == 1
 
             mark = notes.mark()
             (docs / "parking.md").write_text("# Parking\n\nStaff park in garage B, level -2; badges open the gate.\n")
