@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from anyio.from_thread import BlockingPortal
 from mcp.server.connection import Connection
@@ -149,8 +150,6 @@ class SessionHub:
 
 def uri_visible(uri: str, access: Access) -> bool:
     """True when ``uri`` is the status resource or a document uri of a source ``access`` may see."""
-    from urllib.parse import unquote
-
     if uri == STATUS_URI:
         return True
     prefix = "orgkb://documents/"

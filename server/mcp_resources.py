@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 
 from server.access import Access, access_of
 from server.catalog import StoredDocument
+from server.errors import OrgkbError
 from server.live import LiveIndex, SourceActivity
 from server.mcp_notify import STATUS_URI, SessionHub, uri_visible
 from server.mcp_support import in_thread, lowlevel
@@ -130,7 +131,7 @@ def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub,
         access = access_of(ctx.request_context.request)
         try:
             document = await in_thread(service.fetch, f"orgkb://documents/{source}/{key}", 0, 10**9, access)
-        except Exception as exc:  # noqa: BLE001 - NotFoundError and friends become resource errors
+        except OrgkbError as exc:
             raise ResourceError(str(exc)) from None
         return f"# {document.title}\nSource: {document.uri}\n\n{document.text}"
 
@@ -144,8 +145,9 @@ def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub,
         next_cursor = encode_cursor(documents[page_size - 1].doc_id) if len(documents) > page_size else None
         return ListResourcesResult(resources=resources, next_cursor=next_cursor)
 
-    document_reader = low.get_request_handler("resources/read")
-    assert document_reader is not None, "MCPServer always serves resources/read"
+    document_reader = low.get_request_handler("resources/read")  # MCPServer's: documents via the template
+    if document_reader is None:
+        raise RuntimeError("the SDK's MCPServer no longer serves resources/read; update mcp_resources")
 
     async def read_resource(ctx: ServerRequestContext[Any, Any], params: ReadResourceRequestParams) -> Any:
         if str(params.uri) != STATUS_URI:
