@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+import anyio
 from anyio.from_thread import BlockingPortal
 from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -34,6 +35,8 @@ from server.search import resource_uri
 log = logging.getLogger(__name__)
 
 STATUS_URI = "orgkb://status"
+SEND_TIMEOUT = 5.0  # seconds one notification may take to hand to a client's stream
+LIST_CHANGED_DELAY = 0.5  # seconds list changes are gathered before one list_changed goes out
 
 
 @dataclass
@@ -63,6 +66,7 @@ class SessionHub:
         self.bus = bus
         self.listen = ListenHandler(bus)
         self._clients: dict[int, _Client] = {}
+        self._list_changed: set[str] = set()  # sources with list changes not yet announced
         self._portal: BlockingPortal | None = None
 
     # --- connections --------------------------------------------------------------------
@@ -133,17 +137,27 @@ class SessionHub:
         prefix = len(change.source) + 1
         uris = [resource_uri(change.source, doc_id[prefix:]) for doc_id in [*change.added, *change.updated, *change.deleted]]
         await self._deliver_updated(change.source, uris)
-        if change.added or change.deleted:
-            for client in list(self._clients.values()):
-                if client.access.can_see(change.source):
+        if not (change.added or change.deleted):
+            return
+        # A big sync commits many batches: their list changes go out together, a moment later.
+        first = not self._list_changed
+        self._list_changed.add(change.source)
+        if not first:
+            return
+        await anyio.sleep(LIST_CHANGED_DELAY)
+        sources, self._list_changed = self._list_changed, set()
+        for client in list(self._clients.values()):
+            if any(client.access.can_see(source) for source in sources):
+                with anyio.move_on_after(SEND_TIMEOUT):  # a stuck client must not hold up the others
                     await client.connection.send_resource_list_changed()
-            await self.bus.publish(ResourcesListChanged())
+        await self.bus.publish(ResourcesListChanged())
 
     async def _deliver_updated(self, source: str, uris: list[str]) -> None:
         for client in list(self._clients.values()):
             if client.access.can_see(source):
                 for uri in client.uris.intersection(uris):
-                    await client.connection.send_resource_updated(uri)
+                    with anyio.move_on_after(SEND_TIMEOUT):
+                        await client.connection.send_resource_updated(uri)
         for uri in uris:
             await self.bus.publish(ResourceUpdated(uri=uri))
 
