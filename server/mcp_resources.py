@@ -140,7 +140,8 @@ def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub,
         after = decode_cursor(cursor) if cursor else None
         sources = visible_sources(access_of(ctx.request))
         documents = await in_thread(catalog.list_documents, after=after, limit=page_size + 1, sources=sources)
-        resources = [status_resource()] if after is None else []
+        # The first page also carries fixed resources: the status, and any an extension module added.
+        resources = [status_resource(), *await server.list_resources()] if after is None else []
         resources.extend(document_resource(d) for d in documents[:page_size])
         next_cursor = encode_cursor(documents[page_size - 1].doc_id) if len(documents) > page_size else None
         return ListResourcesResult(resources=resources, next_cursor=next_cursor)
