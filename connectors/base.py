@@ -236,6 +236,19 @@ class IncrementalConnector(Connector, Protocol):
         ...
 
 
+@runtime_checkable
+class WatchableConnector(Connector, Protocol):
+    """A source whose documents live in local folders: `orgkb serve` watches them for changes.
+
+    Any connector reading a local folder (files, a Markdown wiki export) implements this, and
+    a change under one of the folders re-indexes the source within seconds.
+    """
+
+    def watch_paths(self) -> list[Path]:
+        """The local folders whose changes can change this source's documents."""
+        ...
+
+
 ConnectorFactory = Callable[[Any], Connector]
 
 

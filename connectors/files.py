@@ -119,6 +119,9 @@ class FilesConnector:
                 raise ConnectorError(f"{self.config.name}: folder not readable: {root}")
         return []
 
+    def watch_paths(self) -> list[Path]:
+        return list(self.config.paths)
+
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self.check()
         for scanner in self.scanners:

@@ -18,6 +18,8 @@ done <<'LIST'
 /etc/php/8.2/mods-available/dom.ini php-xml
 /usr/share/dokuwiki/doku.php dokuwiki
 LIST
+# The MCP Inspector CLI (below) needs Node and npm.
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -35,3 +37,12 @@ fi
 
 # MediaWiki is unpacked from its Debian packages, not installed (that would start Apache).
 scripts/fetch-mediawiki.sh
+
+# The MCP Inspector CLI, installed once into a cache folder so tests never download it (~240 MB).
+# 0.15.0 is the last release that runs on Node 20; tests/test_inspector.py finds it at the same path.
+INSPECTOR_VERSION=0.15.0
+inspector="${ORGKB_TOOLS_DIR:-$HOME/.cache/orgkb-test-tools}/inspector-$INSPECTOR_VERSION"
+if [ ! -x "$inspector/node_modules/.bin/mcp-inspector" ]; then
+  npm install --prefix "$inspector" --no-audit --no-fund --loglevel=error \
+    "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" >/dev/null
+fi

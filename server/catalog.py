@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -198,6 +198,17 @@ class Catalog:
                 raise
             connection.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Run this thread's reads inside one read transaction: they all see the same commit."""
+        connection = self._connection()
+        nested = connection.in_transaction
+        connection.execute("SAVEPOINT snapshot" if nested else "BEGIN")
+        try:
+            yield
+        finally:
+            connection.execute("RELEASE snapshot" if nested else "COMMIT")
+
     def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
         """Run a read query on this thread's connection."""
         return self._connection().execute(sql, tuple(params)).fetchall()
@@ -240,20 +251,35 @@ class Catalog:
         return _stored_document(rows[0], True) if rows else None
 
     def list_documents(
-        self, source: str | None = None, after: str | None = None, limit: int = 100, prefix: str | None = None
+        self,
+        source: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        prefix: str | None = None,
+        sources: Sequence[str] | None = None,
+        contains: str | None = None,
     ) -> list[StoredDocument]:
-        """Documents ordered by id, starting after ``after`` (for cursor pagination)."""
-        sql = "SELECT * FROM documents WHERE 1=1"
+        """Documents (without sections) ordered by id, after ``after`` (cursor pagination).
+
+        ``sources`` limits them to those sources (empty: none); ``contains`` to keys or titles
+        containing that text, case-insensitively.
+        """
+        sql = f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE 1=1"
         params: list[object] = []
-        if source is not None:
-            sql += " AND source = ?"
-            params.append(source)
+        wanted = [source] if source is not None else sources
+        if wanted is not None:
+            sql += f" AND source IN ({','.join('?' * len(wanted))})" if wanted else " AND 0"
+            params.extend(wanted)
         if after is not None:
             sql += " AND doc_id > ?"
             params.append(after)
         if prefix:
             sql += " AND doc_id >= ? AND doc_id < ?"
             params.extend([prefix, prefix + "\U0010ffff"])
+        if contains:
+            like = "%" + contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            sql += " AND (key LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\')"
+            params.extend([like, like])
         sql += " ORDER BY doc_id LIMIT ?"
         params.append(limit)
         return [_stored_document(row, False) for row in self.query(sql, params)]
@@ -342,13 +368,14 @@ class Catalog:
     # --- chunks -------------------------------------------------------------------------
 
     def get_chunks(self, chunk_ids: list[str]) -> dict[str, StoredChunk]:
-        """Current chunks by id; ids of stale or unknown chunks are simply absent."""
+        """Current chunks by id (stale or unknown ids are absent), all read from one snapshot."""
         found: dict[str, StoredChunk] = {}
-        for start in range(0, len(chunk_ids), 500):
-            batch = chunk_ids[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            rows = self.query(f"{_CHUNK_SELECT} WHERE c.chunk_id IN ({marks})", batch)
-            found.update((row["chunk_id"], _stored_chunk(row)) for row in rows)
+        with self.snapshot():
+            for start in range(0, len(chunk_ids), 500):
+                batch = chunk_ids[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                rows = self.query(f"{_CHUNK_SELECT} WHERE c.chunk_id IN ({marks})", batch)
+                found.update((row["chunk_id"], _stored_chunk(row)) for row in rows)
         return found
 
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
@@ -453,6 +480,10 @@ class Catalog:
             for table in ("documents", "chunks", "chunks_fts", "sources", "failures", "pending_vectors"):
                 tx.execute(f"DELETE FROM {table}")
 
+
+_DOCUMENT_COLUMNS = (  # all but the large sections, for listings
+    "doc_id, source, key, title, uri, mime_type, file_type, modified, version, content_hash, metadata, chunk_count, indexed_at"
+)
 
 _CHUNK_SELECT = (
     "SELECT c.*, d.source, d.key, d.title, d.uri, d.file_type, d.modified FROM chunks c"

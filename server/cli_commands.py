@@ -116,18 +116,29 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
 
 
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--transport", choices=["stdio"], default="stdio")
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="stdio (default) or Streamable HTTP")
+    parser.add_argument("--host", help="HTTP address to bind (default: [server.http] host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="HTTP port (default: [server.http] port, 8765; 0 picks a free one)")
+    parser.add_argument("--read-only", action="store_true", help="leave out tools that change the index (reindex)")
+    parser.add_argument("--no-sync", action="store_true", help="do not sync or watch sources while serving")
     parser.add_argument("--no-warm-up", action="store_true", help="load the model on first use instead of at start")
 
 
-@command("serve", "run the MCP server (stdio by default)", _serve_arguments)
+@command("serve", "run the MCP server (stdio by default, or --transport http)", _serve_arguments)
 def serve_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
-    """Run the MCP server over stdio."""
+    """Run the MCP server; it keeps the index in sync with the sources while it runs."""
     quiet_model_loading()
-    from server.mcp_app import build_server
+    from server.serving import serve
 
-    server = build_server(KnowledgeService(KnowledgeIndex(config)), warm_up=not args.no_warm_up)
-    server.run("stdio")
+    serve(
+        config,
+        transport=args.transport,
+        host=args.host,
+        port=args.port,
+        read_only=args.read_only,
+        live_sync=not args.no_sync,
+        warm_up=not args.no_warm_up,
+    )
     return 0
 
 

@@ -68,6 +68,63 @@ class SearchConfig(_Section):
     min_score: float = Field(default=0.0, description="Hits scoring below this are dropped.")
 
 
+LOOPBACK_ORIGINS = [
+    "http://127.0.0.1", "http://127.0.0.1:*", "http://localhost", "http://localhost:*", "http://[::1]", "http://[::1]:*",
+]
+
+
+class LiveSyncConfig(_Section):
+    """Keeping the index current while `orgkb serve` runs."""
+
+    enabled: bool = Field(default=True, description="Sync in the background while serving (watch folders, poll remotes).")
+    watch: bool = Field(default=True, description="Watch local folders (files sources, local wiki exports) for changes.")
+    catch_up: bool = Field(default=True, description="Sync every source once in the background at start.")
+    debounce_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="Quiet time after the last change in a source before it is re-indexed."
+    )
+    max_delay_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="A source that keeps changing is still re-indexed at least this often."
+    )
+    retry_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="Wait before retrying a sync that failed or found the index locked."
+    )
+
+
+class HttpTokenConfig(_Section):
+    """A bearer token for the HTTP transport, optionally limited to some sources."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="A label for logs and sessions, never the token.")
+    token_env: str = Field(description="Environment variable holding the token (never put a token in the config).")
+    sources: list[str] | None = Field(default=None, description="Sources this token may see; all when absent.")
+
+
+class HttpConfig(_Section):
+    """The Streamable HTTP transport (`orgkb serve --transport http`)."""
+
+    host: str = Field(default="127.0.0.1", description="Address to bind; anything but loopback requires a token.")
+    port: int = Field(default=8765, ge=0, le=65535, description="0 picks a free port (printed at start).")
+    path: str = Field(default="/mcp", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    token_env: str = Field(
+        default="ORGKB_HTTP_TOKEN", description="Environment variable holding the full-access bearer token."
+    )
+    tokens: list[HttpTokenConfig] = Field(default_factory=list, description="More tokens, each limited to some sources.")
+    allowed_origins: list[str] = Field(
+        default_factory=lambda: list(LOOPBACK_ORIGINS),
+        description='Browser origins allowed to call the server ("http://host:*" allows any port).',
+    )
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description='Host headers accepted ("name:*" allows any port); default: loopback names when bound to loopback.',
+    )
+
+    @model_validator(mode="after")
+    def _unique_token_names(self) -> HttpConfig:
+        names = [t.name for t in self.tokens]
+        if len(set(names)) != len(names):
+            raise ValueError("server.http.tokens names must be unique")
+        return self
+
+
 class ServerConfig(_Section):
     """The MCP server's behaviour."""
 
@@ -77,6 +134,9 @@ class ServerConfig(_Section):
     tool_descriptions: dict[str, str] = Field(
         default_factory=dict, description="Replace a tool's description by tool name, to tune how models use it."
     )
+    page_size: int = Field(default=100, ge=1, le=1000, description="Documents per resources/list page.")
+    live: LiveSyncConfig = Field(default_factory=LiveSyncConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
 
 
 class OrgkbConfig(_Section):
@@ -109,6 +169,15 @@ class OrgkbConfig(_Section):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @model_validator(mode="after")
+    def _token_sources_exist(self) -> OrgkbConfig:
+        names = {s.name for s in self.sources}
+        for token in self.server.http.tokens:
+            unknown = sorted(set(token.sources or []) - names)
+            if unknown:
+                raise ValueError(f"server.http.tokens ({token.name}): unknown source(s): {', '.join(unknown)}")
         return self
 
     def source(self, name: str) -> SourceConfig:

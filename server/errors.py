@@ -15,3 +15,7 @@ class IndexMismatchError(OrgkbError):
 
 class NotFoundError(OrgkbError):
     """A document, source or uri that the index does not have."""
+
+
+class IndexBusyError(OrgkbError):
+    """Another process holds the data directory's writer lock (it is indexing, or serving with live sync)."""

@@ -8,11 +8,10 @@ indexed version is kept; a source that cannot be listed changes nothing at all.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from pydantic import BaseModel, Field
@@ -34,6 +33,7 @@ from server.chunking import chunk_document
 from server.errors import OrgkbError
 from server.filters import vector_metadata
 from server.knowledge import KnowledgeIndex
+from server.writer_lock import exclusive_writer
 
 log = logging.getLogger(__name__)
 
@@ -301,21 +301,9 @@ class Indexer:
             return False
         return stored != self._pipeline_signature()
 
-    @contextmanager
-    def _exclusive(self) -> Iterator[None]:
-        """One indexer per data directory at a time, across processes."""
-        self.index.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.index.data_dir / "index.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise OrgkbError(
-                    f"another orgkb process is indexing {self.index.data_dir}; wait for it to finish"
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _exclusive(self) -> AbstractContextManager[None]:
+        """One writer per data directory at a time, across processes (see `server.writer_lock`)."""
+        return exclusive_writer(self.index.data_dir)
 
 
 class _Batch:

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, Field
 
 from connectors.base import ConnectorRegistry, Failure, MetadataValue
+from server.access import FULL_ACCESS, Access
 from server.catalog import StoredDocument
 from server.errors import NotFoundError
 from server.knowledge import KnowledgeIndex
@@ -76,8 +77,11 @@ class KnowledgeService:
         finally:
             self._warm.set()
 
-    def resolve(self, reference: str) -> StoredDocument:
-        """The document an ``orgkb://`` uri, a citation uri (file://, https://) or a doc id names."""
+    def resolve(self, reference: str, access: Access = FULL_ACCESS) -> StoredDocument:
+        """The document an ``orgkb://`` uri, a citation uri (file://, https://) or a doc id names.
+
+        A document of a source ``access`` may not see is reported exactly like a missing one.
+        """
         reference = reference.strip()
         catalog = self.index.catalog
         if reference.startswith(f"{RESOURCE_SCHEME}://documents/"):
@@ -88,15 +92,17 @@ class KnowledgeService:
             document = catalog.find_document_by_uri(reference)
         else:
             document = catalog.get_document(reference)
-        if document is None:
+        if document is None or not access.can_see(document.source):
             raise NotFoundError(
                 f"no indexed document for {reference!r}; use a `resource_uri` or `uri` from search results"
             )
         return document
 
-    def fetch(self, reference: str, offset: int = 0, max_chars: int = DEFAULT_FETCH_CHARS) -> FetchedDocument:
+    def fetch(
+        self, reference: str, offset: int = 0, max_chars: int = DEFAULT_FETCH_CHARS, access: Access = FULL_ACCESS
+    ) -> FetchedDocument:
         """The text of a document, ``max_chars`` at a time from ``offset``."""
-        document = self.resolve(reference)
+        document = self.resolve(reference, access)
         text = document.as_document().text
         offset = max(0, min(offset, len(text)))
         end = min(len(text), offset + max(1, max_chars))
@@ -116,12 +122,14 @@ class KnowledgeService:
             next_offset=end if end < len(text) else None,
         )
 
-    def list_sources(self) -> SourceList:
-        """Configured sources with their document counts and sync state."""
+    def list_sources(self, access: Access = FULL_ACCESS) -> SourceList:
+        """Configured sources (those ``access`` may see) with their document counts and sync state."""
         catalog = self.index.catalog
         counts = catalog.counts()
         infos = []
         for source in self.index.config.sources:
+            if not access.can_see(source.name):
+                continue
             state = catalog.source_state(source.name)
             documents, chunks = counts.get(source.name, (0, 0))
             infos.append(

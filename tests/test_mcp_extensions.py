@@ -1,0 +1,35 @@
+"""Extension modules still plug into the server: their tools and fixed resources are served."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client
+
+from server import mcp_app
+from server.embedding import HashingEmbedder
+from server.indexer import Indexer
+from server.service import KnowledgeService
+from tests.conftest import IndexFactory
+
+
+def test_extension_tools_and_resources_are_served(tmp_path: Path, make_index: IndexFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nText.\n")
+    index = make_index([{"name": "docs", "type": "files", "paths": [str(docs)]}], HashingEmbedder())
+    Indexer(index).run()
+    monkeypatch.setattr(mcp_app, "EXTENSION_MODULES", ["tests.extension_example"])
+    server = mcp_app.build_server(KnowledgeService(index), warm_up=False)
+
+    async def scenario() -> None:
+        async with Client(server, mode="legacy") as client:
+            assert "count_sources" in {t.name for t in (await client.list_tools()).tools}
+            assert (await client.call_tool("count_sources", {})).structured_content == {"result": 1}
+            listed = [r.uri for r in (await client.list_resources()).resources]
+            assert listed == ["orgkb://status", "orgkb://example/schema", "orgkb://documents/docs/a.md"]
+            assert (await client.read_resource("orgkb://example/schema")).contents[0].text == "example schema"
+
+    anyio.run(scenario)
