@@ -88,6 +88,21 @@ class LocalTree:
         return self._full(path).as_uri()
 
 
+def walk_local(scanner: TreeScanner) -> Iterator[DocumentRef | Failure]:
+    """Walk a scanner over a `LocalTree`, then report the links it refused to follow."""
+    tree = scanner.tree
+    assert isinstance(tree, LocalTree)
+    tree.escapes.clear()
+    yield from scanner.walk()
+    for rel in tree.escapes:
+        yield Failure(
+            source=scanner.config.name,
+            key=scanner.key_of(rel),
+            message="skipped: symlink points outside the source root",
+            skipped=True,
+        )
+
+
 @ConnectorRegistry.register("files", FilesConfig, "Local or mounted folders of documents.")
 class FilesConnector:
     """Indexes the files under one or more root folders."""
@@ -125,17 +140,7 @@ class FilesConnector:
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self.check()
         for scanner in self.scanners:
-            tree = scanner.tree
-            assert isinstance(tree, LocalTree)
-            tree.escapes.clear()
-            yield from scanner.walk()
-            for rel in tree.escapes:
-                yield Failure(
-                    source=self.config.name,
-                    key=scanner.key_of(rel),
-                    message="skipped: symlink points outside the source root",
-                    skipped=True,
-                )
+            yield from walk_local(scanner)
 
     def load(self, ref: DocumentRef) -> Document:
         return self._scanner_for(ref.key).load(ref)

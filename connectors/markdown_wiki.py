@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig
-from connectors.files import LocalTree
+from connectors.files import LocalTree, walk_local
 from connectors.filetree import FileFilterConfig, TreeScanner
 from connectors.formats import ParsedFile, SkipFile
 from connectors.formats.markdown import parse as parse_markdown
@@ -127,12 +127,11 @@ class MarkdownWikiConnector:
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self.check()
-        tree = self.scanner.tree
-        assert isinstance(tree, LocalTree)
-        tree.escapes.clear()
-        yield from self.scanner.walk()
-        for rel in tree.escapes:
-            yield Failure(source=self.config.name, key=rel, message="skipped: symlink points outside the wiki folder", skipped=True)
+        yield from walk_local(self.scanner)
+
+    def watch_paths(self) -> list[Path]:
+        """The wiki folder, watched for live sync while `orgkb serve` runs."""
+        return [self.scanner.tree.root]  # type: ignore[attr-defined]
 
     def load(self, ref: DocumentRef) -> Document:
         return self.scanner.load(ref)

@@ -229,3 +229,18 @@ def test_search_during_rewrites_sees_each_document_whole(tmp_path: Path, make_in
             reader.join()
     assert not mixed, mixed[:5]
     assert len(seen) >= 3, f"the readers saw too few versions to prove anything: {seen}"
+
+
+def test_markdown_wiki_folders_are_watched_too(tmp_path: Path, make_index: IndexFactory, running: list[LiveIndex]) -> None:
+    wiki = tmp_path / "vault"
+    wiki.mkdir()
+    (wiki / "Home.md").write_text("# Home\n\nSee [[Parking]].\n", encoding="utf-8")
+    index = make_index([{"name": "vault", "type": "markdown_wiki", "path": str(wiki)}], HashingEmbedder())
+    Indexer(index).run()
+    live, recorder = _live(index, catch_up=False)
+    live.start()
+    running.append(live)
+    assert wait_for(lambda: live.status().sources[0].watching != [])
+    (wiki / "Parking.md").write_text("# Parking\n\nBicycles go in the courtyard rack.\n", encoding="utf-8")
+    assert wait_for(lambda: "vault:Parking.md" in recorder.ids("added"))
+    assert Searcher(index).search("courtyard bicycles", mode="keyword").hits[0].doc_id == "vault:Parking.md"
