@@ -10,6 +10,7 @@ need=()
 while read -r probe package; do
   [ -e "$probe" ] || need+=("$package")
 done <<'LIST'
+/usr/lib/postgresql/15/bin/initdb postgresql-15
 LIST
 
 if [ ${#need[@]} -gt 0 ]; then
