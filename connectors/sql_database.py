@@ -143,6 +143,8 @@ class SqlDatabase:
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
             if timeout is not None:
                 connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
+            # Until a query takes a snapshot, SET transaction_read_only = off still works; after it, never.
+            connection.exec_driver_sql("SELECT 1")
         elif self.dialect == "sqlite":
             raw = connection.connection.driver_connection
             if timeout is not None:

@@ -107,3 +107,20 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["HF_HUB_OFFLINE"] = "1"
     env.update(extra)
     return env
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL 15 server on 127.0.0.1 (free port), started once per session.
+
+    Yields a `tests.postgres_server.PostgresServer`; skips with the reason when PostgreSQL is
+    not installed (scripts/install-test-services.sh installs it) or the tests do not run as root.
+    """
+    from tests.postgres_server import PostgresServer, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    server = PostgresServer.start()
+    yield server
+    server.stop()
