@@ -171,7 +171,9 @@ class SqlConfig(SourceConfig):
     allow_queries: bool = Field(default=True, description="Offer the read-only `sql_query` tool for this source.")
     statement_timeout: float = Field(default=10.0, gt=0, le=3600, description="Seconds before a tool's query is cancelled.")
     connect_timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds to wait for a connection.")
-    default_rows: int = Field(default=50, ge=1, description="Rows `sql_query` returns when no limit is given.")
+    default_rows: int | None = Field(
+        default=None, ge=1, description="Rows `sql_query` returns when no limit is given; default 50 (or max_rows if lower)."
+    )
     max_rows: int = Field(default=500, ge=1, le=100_000, description="Most rows `sql_query` ever returns.")
     max_cell_chars: int = Field(default=2000, ge=16, description="Longer values in query results are cut.")
 
@@ -197,9 +199,14 @@ class SqlConfig(SourceConfig):
         repeated = sorted({p for p in prefixes if prefixes.count(p) > 1})
         if repeated:
             raise ValueError(f"two table entries share the name {', '.join(repeated)}: give one a `name`")
-        if self.default_rows > self.max_rows:
+        if self.default_rows is not None and self.default_rows > self.max_rows:
             raise ValueError("`default_rows` cannot exceed `max_rows`")
         return self
+
+    @property
+    def rows_by_default(self) -> int:
+        """Rows `sql_query` returns when the caller gives no limit."""
+        return self.default_rows if self.default_rows is not None else min(50, self.max_rows)
 
     @property
     def sqlalchemy_url(self) -> URL:

@@ -5,8 +5,6 @@ is checked statement by statement, runs in a read-only transaction with a timeou
 returns at most a capped number of rows with a `truncated` flag.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer

@@ -126,7 +126,7 @@ class SqlService:
             statement = checked_read_query(sql, sqlglot_dialect(database.dialect))
         except UnsafeQueryError as exc:
             raise SqlToolError(f"{source}: query refused: {exc}") from None
-        cap = min(limit or config.default_rows, config.max_rows)
+        cap = min(limit or config.rows_by_default, config.max_rows)
         started = time.perf_counter()
         try:
             with database.read_only(timeout=config.statement_timeout) as connection:

@@ -13,13 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from mcp import Client
 
 from connectors.base import ConnectorRegistry, CredentialsError
 from connectors.sql_database import QueryError, SqlDatabase
 from server.config import OrgkbConfig
 from server.embedding import Embedder
 from server.indexer import Indexer
+from server.knowledge import KnowledgeIndex
+from server.mcp_app import build_server
 from server.search import Searcher
 from server.service import KnowledgeService
 from server.sql_service import SqlService, SqlToolError
@@ -271,3 +275,34 @@ def test_secrets_never_appear_in_errors_results_or_logs(
     for text in seen:
         assert wrong not in text and READER_PASSWORD not in text
     assert SqlDatabase(connector.config).label == f"postgresql://127.0.0.1:{crm.port}/crm"  # type: ignore[arg-type]
+
+
+async def _mcp_checks(server: Any, port: int, tickets: int) -> None:
+    async with Client(server) as client:
+        tables = (await client.call_tool("list_tables", {"source": "crm"})).structured_content
+        assert tables["database"] == f"postgresql://127.0.0.1:{port}/crm"
+        comments = {t["name"]: t["comment"] for t in tables["tables"]}
+        assert comments["ar_documents"].startswith("Accounts receivable: invoices")
+        described = (await client.call_tool("describe_table", {"source": "crm", "table": "ar_documents"})).structured_content
+        assert described["primary_key"] == ["doc_no"] and described["row_estimate"] == 3
+        assert described["foreign_keys"] == [{"columns": ["customer_id"], "references_table": "customers", "references_columns": ["customer_id"]}]
+        amount = next(c for c in described["columns"] if c["name"] == "amount_eur")
+        assert (amount["type"], amount["comment"]) == ("numeric(10, 2)", "Invoice total in euros including VAT")
+        rows = await client.call_tool(
+            "sql_query", {"source": "crm", "sql": "SELECT order_id, line_no, qty FROM order_lines ORDER BY 1, 2", "limit": 4}
+        )
+        assert rows.structured_content["rows"] == [[1, 1, 1], [1, 2, 2], [1, 3, 3], [2, 1, 2]]
+        assert rows.structured_content["truncated"] is True
+        totals = await client.call_tool("sql_query", {"source": "crm", "sql": "SELECT status, sum(amount_eur) AS total FROM ar_documents GROUP BY status ORDER BY 1"})
+        assert totals.structured_content["rows"] == [["overdue", 1127.5], ["paid", 7105]]
+        refused = await client.call_tool("sql_query", {"source": "crm", "sql": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"})
+        assert refused.is_error and "pg_terminate_backend" in refused.content[0].text
+        text = (await client.read_resource("orgkb://schema/crm/support_tickets")).contents[0].text
+        assert "Customer support requests about the Tideline platform" in text and f"Rows: {tickets}" in text
+
+
+def test_mcp_tools_on_postgres(crm: PostgresServer, passwords: None, real_embedder: Embedder, tmp_path: Path) -> None:
+    config = OrgkbConfig.model_validate({"data_dir": str(tmp_path), "sources": [source(crm)]})
+    server = build_server(KnowledgeService(KnowledgeIndex(config, embedder=real_embedder)), warm_up=False)
+    tickets = crm.execute("SELECT count(*) FROM support_tickets", "crm")[0][0]
+    anyio.run(_mcp_checks, server, crm.port, tickets)
