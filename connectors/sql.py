@@ -146,13 +146,8 @@ class SqlConnector:
         return warnings
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
-        self._plans.clear()
         with self.database.read_only() as connection:
-            for entry in self.config.tables:
-                plan = TablePlan(connection, self.database, entry)
-                columns = [c.name for c in plan.full_columns]
-                renderer = RowRenderer(self.config.name, entry, columns, self.database.label)
-                self._plans[entry.key_prefix] = (plan, renderer)
+            self._plan_tables(connection)
             descriptions = self._describe_all(connection) if self.config.schema_documents else []
         for description in descriptions:
             document = self.schema_document(description)
@@ -165,6 +160,9 @@ class SqlConnector:
         if ref.document is not None:
             return ref.document
         prefix, _, rest = ref.key.partition("/")
+        if not self._plans:
+            with self.database.read_only() as connection:
+                self._plan_tables(connection)
         if prefix not in self._plans:
             raise DocumentError(f"{ref.key}: no configured table {prefix!r}")
         plan, renderer = self._plans[prefix]
@@ -175,6 +173,14 @@ class SqlConnector:
 
     # --- rows ---------------------------------------------------------------------------
 
+    def _plan_tables(self, connection: Connection) -> None:
+        """Reflect every configured table or query (checking its columns exist)."""
+        self._plans.clear()
+        for entry in self.config.tables:
+            plan = TablePlan(connection, self.database, entry)
+            columns = [c.name for c in plan.full_columns]
+            self._plans[entry.key_prefix] = (plan, RowRenderer(self.config.name, entry, columns, self.database.label))
+
     def _list_rows(self, plan: TablePlan, renderer: RowRenderer) -> Iterator[DocumentRef]:
         after: tuple[Any, ...] | None = None
         size = self.config.page_size
@@ -184,8 +190,15 @@ class SqlConnector:
             if not rows:
                 return
             self._page = _Page(plan, renderer, rows)
+            previous = None
             for row in rows:
-                yield DocumentRef(key=renderer.key(row), version=renderer.version(row))
+                key = renderer.key(row)
+                if key == previous:
+                    # Rows come in id order, so a repeated id follows its twin: `id` is not unique.
+                    yield Failure(source=self.config.name, key=key, message="skipped: another row has the same id", skipped=True)
+                    continue
+                previous = key
+                yield DocumentRef(key=key, version=renderer.version(row))
             if len(rows) < size:
                 return
             after = renderer.id_values(rows[-1])

@@ -98,6 +98,9 @@ class SchemaReader:
         self.dialect = connection.dialect.name
         self.default_schema = self.inspector.default_schema_name
         self.schemas: list[str | None] = list(config.schemas) if config.schemas else [self.default_schema]
+        # Comments are read once per schema, not once per table (a database may have thousands).
+        self._comment_cache: dict[str | None, dict[str, str]] = {}
+        self._sqlite_cache: dict[str, tuple[str | None, dict[str, str]]] | None = None
 
     def qualified(self, schema: str | None, table: str) -> str:
         """``table`` in the default schema, ``schema.table`` elsewhere."""
@@ -211,11 +214,13 @@ class SchemaReader:
     def _table_comments(self, schema: str | None) -> dict[str, str]:
         if self.dialect == "sqlite":
             return {table: comment for table, (comment, _) in self._sqlite_comments().items() if comment}
-        try:
-            found = self.inspector.get_multi_table_comment(schema=schema, kind=ObjectKind.ANY)
-        except (NotImplementedError, SQLAlchemyError):
-            return {}
-        return {key[1]: value["text"] for key, value in found.items() if value.get("text")}
+        if schema not in self._comment_cache:
+            try:
+                found = self.inspector.get_multi_table_comment(schema=schema, kind=ObjectKind.ANY)
+            except (NotImplementedError, SQLAlchemyError):
+                found = {}
+            self._comment_cache[schema] = {key[1]: value["text"] for key, value in found.items() if value.get("text")}
+        return self._comment_cache[schema]
 
     def _comments(self, schema: str | None, table: str, kind: TableKind) -> tuple[str | None, dict[str, str]]:
         if self.dialect == "sqlite":
@@ -223,8 +228,12 @@ class SchemaReader:
         return self._table_comments(schema).get(table), {}
 
     def _sqlite_comments(self) -> dict[str, tuple[str | None, dict[str, str]]]:
-        rows = self.connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view') AND sql IS NOT NULL"))
-        return {name: sqlite_comments(sql) for name, sql in rows}
+        if self._sqlite_cache is None:
+            rows = self.connection.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'view') AND sql IS NOT NULL")
+            )
+            self._sqlite_cache = {name: sqlite_comments(sql) for name, sql in rows}
+        return self._sqlite_cache
 
     def _type_name(self, column_type: Any) -> str:
         try:
