@@ -47,6 +47,7 @@ DENIED_FUNCTIONS = frozenset({
     "cursor_to_xmlschema", "table_to_xml", "table_to_xml_and_xmlschema", "schema_to_xml", "database_to_xml",
     "database_to_xml_and_xmlschema", "schema_to_xml_and_xmlschema", "pg_file_write", "pg_file_rename",
     "pg_file_unlink", "pg_file_sync", "pg_logdir_ls", "pg_wal_replay_pause", "pg_wal_replay_resume",
+    "pg_stat_statements_reset",
     # SQLite: extensions and the shell's file functions
     "load_extension", "writefile", "readfile", "edit", "fts3_tokenizer",
     # MySQL

@@ -7,8 +7,8 @@ throwaway PostgreSQL 15 server with --postgres), then measures, each in its own 
 
 - connector: listing and loading every row as a document, as the indexer does (tracemalloc
   peak of Python allocations, and peak RSS);
-- index: a whole `orgkb index` run with the `HashingEmbedder` into embedded Chroma (peak RSS;
-  embedding cost is not what is measured here);
+- index: a whole `orgkb index` run with the `HashingEmbedder` into embedded Chroma (peak RSS,
+  and with --trace-index the tracemalloc peak; embedding cost is not what is measured here);
 - resync: a second full sync in which no row changed (tracemalloc peak): the connector's pages
   plus the indexer's own bookkeeping (stored versions, keys seen), nothing embedded.
 
@@ -105,9 +105,13 @@ def child(mode: str, url: str, data_dir: Path, stamps: bool) -> dict[str, Any]:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return {"documents": count, "py_peak_mb": peak / 2**20, "rss_mb": peak_rss_mb(), "seconds": time.perf_counter() - started}
-    if mode == "index":
+    if mode in ("index", "index-traced"):
+        if mode == "index-traced":
+            tracemalloc.start()
         summary = Indexer(KnowledgeIndex(config, embedder=QuietHashingEmbedder())).run()  # type: ignore[arg-type]
-        return {"documents": summary.total("added"), "error": summary.sources[0].error, "rss_mb": peak_rss_mb(), "seconds": time.perf_counter() - started}
+        peak = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else float("nan")
+        return {"documents": summary.total("added"), "error": summary.sources[0].error, "rss_mb": peak_rss_mb(),
+                "py_peak_mb": peak / 2**20, "seconds": time.perf_counter() - started}
     # resync: a second full sync where nothing changed, so what remains is the bookkeeping
     index = KnowledgeIndex(config, embedder=QuietHashingEmbedder())  # type: ignore[arg-type]
     index.open()
@@ -132,7 +136,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="use a throwaway PostgreSQL 15 server instead of SQLite")
     parser.add_argument("--stamps", action="store_true", help="configure updated_at (stamp mode) instead of row hashes")
     parser.add_argument("--skip-index", action="store_true", help="only the connector measurement")
-    parser.add_argument("--child", choices=["connector", "index", "resync"])
+    parser.add_argument("--trace-index", action="store_true", help="also trace Python allocations of the index run (slower)")
+    parser.add_argument("--child", choices=["connector", "index", "index-traced", "resync"])
     parser.add_argument("--url")
     parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args()
@@ -167,15 +172,16 @@ def main() -> None:
                 else:
                     url = make_sqlite(work / "bench.db", count)
                 connector = run_child("connector", url, work / "unused", args.stamps, env)
-                index = {"rss_mb": float("nan"), "seconds": float("nan")}
+                index = {"rss_mb": float("nan"), "seconds": float("nan"), "py_peak_mb": float("nan")}
                 resync = {"py_peak_mb": float("nan"), "seconds": float("nan")}
                 if not args.skip_index:
-                    index = run_child("index", url, work / "index", args.stamps, env)
+                    index = run_child("index-traced" if args.trace_index else "index", url, work / "index", args.stamps, env)
                     resync = run_child("resync", url, work / "index", args.stamps, env)
                 mode = "stamps" if args.stamps else "hashes"
                 print(
                     f"{count:>8} {mode:>6}  {connector['py_peak_mb']:>14.1f} MB {connector['rss_mb']:>10.0f} MB"
-                    f" {index['rss_mb']:>6.0f} MB {index['seconds']:>7.0f} {resync['py_peak_mb']:>11.1f} MB {resync['seconds']:>8.0f}",
+                    f" {index['rss_mb']:>6.0f} MB {index['seconds']:>7.0f} {resync['py_peak_mb']:>11.1f} MB {resync['seconds']:>8.0f}"
+                    + (f"  index py peak {index['py_peak_mb']:.1f} MB" if args.trace_index else ""),
                     flush=True,
                 )
     finally:
