@@ -1,7 +1,7 @@
-"""Write sample_docs/data/brightwater.db: the product catalogue, customers, support tickets and
+"""Write sample_docs/databases/brightwater.db: the product catalogue, customers, support tickets and
 employee directory of the fictional Brightwater Analytics GmbH, as a SQLite database.
 
-    .venv/bin/python scripts/make_sample_db.py [--out sample_docs/data/brightwater.db]
+    .venv/bin/python scripts/make_sample_db.py [--out sample_docs/databases/brightwater.db]
 
 SQLite has no COMMENT ON: the tables and columns are described by ``-- comments`` in the
 CREATE TABLE statements, which orgkb reads (a comment on a column's line describes the column;
@@ -196,7 +196,7 @@ def _email(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "sample_docs" / "data" / "brightwater.db")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "sample_docs" / "databases" / "brightwater.db")
     args = parser.parse_args()
     build(args.out)
     print(f"wrote {args.out}")

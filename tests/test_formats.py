@@ -527,7 +527,8 @@ def test_long_definition_headings_are_trimmed() -> None:
 
 
 def test_every_sample_document_parses_into_non_empty_sections() -> None:
-    files = [path for path in SAMPLE_DOCS.rglob("*") if path.is_file() and path.name != "orgkb.toml"]
+    # The sample SQLite database is indexed by the sql connector, not parsed as a file.
+    files = [path for path in SAMPLE_DOCS.rglob("*") if path.is_file() and path.name != "orgkb.toml" and path.suffix != ".db"]
     assert len(files) >= 15
     for path in files:
         parsed = parse_file(path.name, path.read_bytes())

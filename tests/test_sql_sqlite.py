@@ -26,12 +26,12 @@ from server.service import KnowledgeService
 from server.sql_service import SqlService, SqlToolError
 from tests.conftest import SAMPLE_DOCS, orgkb_command, subprocess_env
 
-# The [[sources]] entry proposed for sample_docs/orgkb.toml (there the url is sqlite:///data/brightwater.db).
+# The [[sources]] entry proposed for sample_docs/orgkb.toml.
 SAMPLE_SOURCE = '''
 [[sources]]
 name = "company-db"
 type = "sql"
-url = "sqlite:///data/brightwater.db"
+url = "sqlite:///databases/brightwater.db"
 max_rows = 20
 
 [[sources.tables]]
@@ -71,8 +71,8 @@ title = "name"
 
 def sample_config(root: Path, **replace: str) -> Path:
     """The sample source over a writable copy of the sample database, in ``root``."""
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    shutil.copy(SAMPLE_DOCS / "data" / "brightwater.db", root / "data" / "brightwater.db")
+    (root / "databases").mkdir(parents=True, exist_ok=True)
+    shutil.copy(SAMPLE_DOCS / "databases" / "brightwater.db", root / "databases" / "brightwater.db")
     text = SAMPLE_SOURCE
     for old, new in replace.items():
         text = text.replace(old, new)
@@ -87,7 +87,7 @@ def digest(path: Path) -> str:
 
 def test_sample_database_is_searchable_cited_and_kept_in_sync(tmp_path: Path, real_embedder: Embedder) -> None:
     index = KnowledgeIndex(load_config(sample_config(tmp_path)), embedder=real_embedder)
-    db = tmp_path / "data" / "brightwater.db"
+    db = tmp_path / "databases" / "brightwater.db"
     summary = Indexer(index).run().sources[0]
     # 4 tables described + 6 products + 8 tickets + 22 employees + 7 customers.
     assert (summary.error, summary.added, summary.failed) == (None, 47, 0)
@@ -142,7 +142,7 @@ SQLITE_ATTACKS = [
 
 def test_sqlite_attacks_are_refused_and_the_file_is_untouched(tmp_path: Path) -> None:
     config = load_config(sample_config(tmp_path, **{"max_rows = 20": "max_rows = 20\nstatement_timeout = 0.5"}))
-    db = tmp_path / "data" / "brightwater.db"
+    db = tmp_path / "databases" / "brightwater.db"
     before = digest(db)
     tools = SqlService(config)
     for sql, reason in SQLITE_ATTACKS:
