@@ -85,10 +85,7 @@ def register(server: MCPServer[Any], service: KnowledgeService) -> None:
         mime_type="text/plain",
     )
     async def read_table_schema(source: str, table: str) -> str:
-        try:
-            return await blocking(databases.schema_text, source, table)
-        except ToolError as exc:
-            raise ResourceError(str(exc)) from None
+        return await _resource(databases.schema_text, source, table)
 
 
 def _register_listing(server: MCPServer[Any], databases: SqlService, source: str) -> None:
@@ -100,14 +97,19 @@ def _register_listing(server: MCPServer[Any], databases: SqlService, source: str
         mime_type="text/plain",
     )
     async def read_listing() -> str:
-        try:
-            listing: TableList = await blocking(databases.list_tables, source)
-        except ToolError as exc:
-            raise ResourceError(str(exc)) from None
+        listing: TableList = await _resource(databases.list_tables, source)
         lines = [f"Tables of {source} ({listing.database}); read orgkb://schema/{source}/<table> for columns:"]
         for table in listing.tables:
             lines.append(f"- {table.name} ({table.kind})" + (f": {table.comment}" if table.comment else ""))
         return "\n".join(lines)
+
+
+async def _resource(function: Any, *args: Any) -> Any:
+    """Run blocking database work for a resource read; failures become resource errors."""
+    try:
+        return await blocking(function, *args)
+    except ToolError as exc:
+        raise ResourceError(str(exc)) from None
 
 
 def render_rows(result: QueryResult, max_rows: int = 100) -> str:
