@@ -8,6 +8,7 @@ from connectors import (  # noqa: F401
     mediawiki,
     mediawiki_dump,
     smb,
+    sql,
 )
 
-__all__ = ["confluence", "dokuwiki", "files", "markdown_wiki", "mediawiki", "mediawiki_dump", "smb"]
+__all__ = ["confluence", "dokuwiki", "files", "markdown_wiki", "mediawiki", "mediawiki_dump", "smb", "sql"]

@@ -17,6 +17,7 @@ done <<'LIST'
 /etc/php/8.2/mods-available/mbstring.ini php-mbstring
 /etc/php/8.2/mods-available/dom.ini php-xml
 /usr/share/dokuwiki/doku.php dokuwiki
+/usr/lib/postgresql/15/bin/initdb postgresql-15
 LIST
 # The MCP Inspector CLI (below) needs Node and npm.
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)

@@ -239,6 +239,11 @@ class Catalog:
         rows = self.query("SELECT key, version, content_hash FROM documents WHERE source = ?", (source,))
         return {row["key"]: (row["version"], row["content_hash"]) for row in rows}
 
+    def document_state(self, doc_id: str) -> tuple[str | None, str] | None:
+        """``(version, content_hash)`` of one indexed document, or None."""
+        rows = self.query("SELECT version, content_hash FROM documents WHERE doc_id = ?", (doc_id,))
+        return (rows[0]["version"], rows[0]["content_hash"]) if rows else None
+
     def get_document(self, doc_id: str, with_sections: bool = True) -> StoredDocument | None:
         """The stored document, or None."""
         rows = self.query("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))

@@ -33,6 +33,7 @@ from server.chunking import chunk_document
 from server.errors import OrgkbError
 from server.filters import vector_metadata
 from server.knowledge import KnowledgeIndex
+from server.seen_keys import SeenKeys
 from server.writer_lock import exclusive_writer
 
 log = logging.getLogger(__name__)
@@ -182,30 +183,31 @@ class Indexer:
 
     def _sync_full(self, connector: Connector, summary: SourceSummary, *, force: bool) -> None:
         name = connector.config.name
-        known = self.index.catalog.document_states(name)
-        seen: set[str] = set()
-        batch = _Batch(self, name, summary)
-        unlisted_prefixes: list[str] = []
-        for item in connector.list_documents():
-            if isinstance(item, Failure):
+        catalog = self.index.catalog
+        # Keys seen go to a temporary table and stored states are looked up one at a time, so
+        # memory does not grow with the source's size (a table of millions of rows).
+        seen = SeenKeys(catalog.path)
+        try:
+            batch = _Batch(self, name, summary)
+            unlisted_prefixes: list[str] = []
+            for item in connector.list_documents():
                 seen.add(item.key)
-                if item.key.endswith("/") or item.key == "":
-                    # A folder that could not be listed: its documents are kept, not deleted.
-                    unlisted_prefixes.append(item.key)
-                self._record_failure(item, summary)
-                continue
-            seen.add(item.key)
-            self._handle_ref(connector, item, known.get(item.key), batch, force=force)
-        batch.flush()
-        # Only a complete listing gets here (a ConnectorError skips it), so absence means deletion.
-        gone = [
-            f"{name}:{key}"
-            for key in known
-            if key not in seen and not any(key.startswith(prefix) for prefix in unlisted_prefixes)
-        ]
-        if gone:
-            batch.delete(gone)
+                if isinstance(item, Failure):
+                    if item.key.endswith("/") or item.key == "":
+                        # A folder that could not be listed: its documents are kept, not deleted.
+                        unlisted_prefixes.append(item.key)
+                    self._record_failure(item, summary)
+                    continue
+                self._handle_ref(connector, item, catalog.document_state(f"{name}:{item.key}"), batch, force=force)
             batch.flush()
+            # Only a complete listing gets here (a ConnectorError skips it), so absence means deletion.
+            for keys in seen.unseen(name):
+                gone = [f"{name}:{key}" for key in keys if not any(key.startswith(p) for p in unlisted_prefixes)]
+                if gone:
+                    batch.delete(gone)
+                    batch.flush()
+        finally:
+            seen.close()
 
     def _sync_changes(self, connector: IncrementalConnector, cursor: str, summary: SourceSummary) -> None:
         name = connector.config.name

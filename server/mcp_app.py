@@ -73,7 +73,7 @@ TOOL_DESCRIPTIONS = {
 }
 
 # Modules that add tools/resources for one concern; each has `register(server, service)`.
-EXTENSION_MODULES: list[str] = []
+EXTENSION_MODULES: list[str] = ["server.mcp_sql"]
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 

@@ -88,7 +88,8 @@ class KnowledgeService:
             rest = reference[len(f"{RESOURCE_SCHEME}://documents/") :]
             source, _, key = rest.partition("/")
             document = catalog.get_document(f"{unquote(source)}:{unquote(key.split('#', 1)[0])}")
-        elif urlsplit(reference).scheme in {"file", "http", "https", "smb"}:
+        elif urlsplit(reference).scheme and "://" in reference:
+            # A citation uri: file://, https://, smb://, or a database row (postgresql://..., sqlite://...).
             document = catalog.find_document_by_uri(reference)
         else:
             document = catalog.get_document(reference)

@@ -166,3 +166,17 @@ def mediawiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Media
 def dokuwiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DokuWikiServer]:
     """A private DokuWiki (Debian's package, XML-RPC on) on 127.0.0.1, once per session."""
     yield from _running(DokuWikiServer, tmp_path_factory.mktemp("dokuwiki"))
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL 15 server on 127.0.0.1 (free port), started once per session.
+
+    Yields a `tests.postgres_server.PostgresServer`; skips with the reason when PostgreSQL is
+    not installed (scripts/install-test-services.sh installs it) or the tests do not run as root.
+    """
+    from tests.postgres_server import PostgresServer, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    server = PostgresServer.start()
+    yield server
+    server.stop()
