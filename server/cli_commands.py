@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC
 
 from rich.console import Console
@@ -19,7 +20,8 @@ from server.knowledge import KnowledgeIndex
 from server.service import KnowledgeService
 
 # Human-readable output goes to stderr so stdout stays clean for --json and for pipes.
-console = Console(stderr=True)
+# Pipes and CI logs get a width that fits the summary table instead of 80 columns.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 class RichProgress:
