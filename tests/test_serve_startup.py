@@ -35,9 +35,12 @@ def test_handshake_and_listings_import_nothing_heavy(tmp_path: Path) -> None:
     docs.mkdir()
     (docs / "a.md").write_text("# A\n\nText.\n")
     config = write_config(tmp_path / "orgkb.toml", [{"name": "docs", "type": "files", "paths": [str(docs)]}])
+    # -X importtime writes hundreds of lines to stderr: a file, not a pipe nobody drains while
+    # the test waits on stdout (a full pipe would block the server before it answers).
+    stderr_file = (tmp_path / "stderr.txt").open("w+")
     process = subprocess.Popen(
         [sys.executable, "-X", "importtime", "-m", "server", "--config", str(config), "serve", "--no-warm-up", "--no-sync"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(), cwd=str(PROJECT_ROOT),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file, text=True, env=subprocess_env(), cwd=str(PROJECT_ROOT),
     )
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(_messages())
@@ -49,7 +52,10 @@ def test_handshake_and_listings_import_nothing_heavy(tmp_path: Path) -> None:
             break
         reply = json.loads(line)
         replies[reply.get("id")] = reply
-    _, stderr = process.communicate(timeout=60)
+    process.communicate(timeout=60)
+    stderr_file.seek(0)
+    stderr = stderr_file.read()
+    stderr_file.close()
     assert set(replies) == {1, 2, 3, 4, 5}, stderr[-2000:]
     assert all("result" in r for r in replies.values()), replies
     imported = {line.split("|")[-1].strip().split(".")[0] for line in stderr.splitlines() if line.startswith("import time:")}
