@@ -1,5 +1,5 @@
 """Connectors read sources. Importing this package registers every built-in connector type."""
 
-from connectors import files  # noqa: F401
+from connectors import files, jsonl  # noqa: F401
 
-__all__ = ["files"]
+__all__ = ["files", "jsonl"]

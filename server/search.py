@@ -2,56 +2,48 @@
 
 This is the one search function behind the MCP `search` tool, `orgkb search` and `orgkb eval`,
 so the benchmark measures exactly what users get.
+
+A query runs in four steps:
+
+1. **Candidates**: each index returns its best chunks, with the filters applied *inside* it (a
+   Chroma ``where`` and SQL over the FTS5 table), so a filter matching few documents still
+   finds them however many other chunks score higher.
+2. **Fusion** (`server.fusion`): documents are ranked by their best chunk in each index, and
+   the two rankings combined; every chunk also gets a fused score of its own.
+3. **Reranking** (optional, `server.rerank`): a cross-encoder rescores the first passages.
+4. **Shaping** (`server.passages`): at most N chunks per document, adjacent chunks of one
+   section merged into one passage, hits of one document kept together, a score floor.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
-from datetime import UTC, datetime
 from typing import Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from connectors.base import Location
 from server.catalog import StoredChunk
-from server.chunking import context_line
 from server.filters import SearchFilters
+from server.fusion import Candidate, fuse, single
 from server.knowledge import KnowledgeIndex
+from server.passages import RESOURCE_SCHEME, Entry, SearchHit, assemble_hits, candidate_entries, passage_text, rank_entries, resource_uri
+from server.rerank import Reranker, RerankerUnavailable, create_reranker
+
+__all__ = ["RESOURCE_SCHEME", "SearchHit", "SearchMode", "SearchResponse", "Searcher", "fts_query", "resource_uri"]
+
+log = logging.getLogger(__name__)
 
 SearchMode = Literal["hybrid", "semantic", "keyword"]
-RESOURCE_SCHEME = "orgkb"
-RRF_K = 60
+# bm25() weights of the FTS columns (title, heading path, body): words in titles and headings count more.
+FTS_WEIGHTS = (2.0, 1.5, 1.0)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-class SearchHit(BaseModel):
-    """One cited passage."""
-
-    score: float = Field(description="Relevance; higher is better (cosine similarity, BM25, or fused 0..1).")
-    text: str
-    title: str
-    uri: str = Field(description="Where a person opens the original, with a #section anchor where known.")
-    resource_uri: str = Field(description="orgkb:// uri to read the whole indexed document (resources/read, fetch).")
-    source: str
-    doc_id: str
-    chunk_id: str
-    heading_path: list[str] = Field(default_factory=list)
-    location: Location = Field(default_factory=Location)
-    modified: datetime | None = None
-    file_type: str = ""
-
-    @property
-    def label(self) -> str:
-        """``Title › Heading › Subheading``."""
-        return context_line(self.title, self.heading_path).replace(" > ", " › ")
-
-    @property
-    def citation(self) -> str:
-        """A one-line reference: ``Title › Heading (lines 3-9) <uri>``."""
-        where = self.location.label()
-        return f"{self.label}{f' ({where})' if where else ''} <{self.uri}>"
+# Words in nearly every chunk add almost nothing to BM25 but make FTS5 score every row: left out.
+_STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the their this to was were with".split()
+)
 
 
 class SearchResponse(BaseModel):
@@ -61,27 +53,28 @@ class SearchResponse(BaseModel):
     mode: SearchMode
     hits: list[SearchHit]
     took_ms: float
-
-
-def resource_uri(source: str, key: str) -> str:
-    """The MCP resource uri of a document."""
-    return f"{RESOURCE_SCHEME}://documents/{quote(source, safe='')}/{quote(key, safe='/')}"
+    reranked_by: str | None = Field(default=None, description="The cross-encoder that ordered the first hits, if any.")
+    notices: list[str] = Field(default_factory=list, description="Why something configured did not apply.")
 
 
 def fts_query(text: str) -> str | None:
     """A safe FTS5 query: each word quoted, any word may match (BM25 ranks by how many do)."""
     words = [w for w in _TOKEN.findall(text.lower()) if len(w) > 1 or w.isdigit()]
-    if not words:
+    content = [w for w in words if w not in _STOPWORDS] or words
+    if not content:
         return None
-    unique = list(dict.fromkeys(words))
-    return " OR ".join(f'"{w}"' for w in unique)
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(content))
 
 
 class Searcher:
     """Runs queries against a `KnowledgeIndex`."""
 
-    def __init__(self, index: KnowledgeIndex) -> None:
+    def __init__(self, index: KnowledgeIndex, reranker: Reranker | None = None) -> None:
         self.index = index
+        settings = index.config.search
+        self.reranker = reranker or create_reranker(settings.rerank_model, settings.rerank_device)
+        self._rerank_error: str | None = None
+        self._rerank_lock = threading.Lock()
 
     def search(
         self,
@@ -92,8 +85,12 @@ class Searcher:
         filters: SearchFilters | None = None,
         max_chunks_per_document: int | None = None,
         min_score: float | None = None,
+        rerank: bool = True,
     ) -> SearchResponse:
-        """The best passages for ``query``; at most ``max_chunks_per_document`` from each document."""
+        """The best passages for ``query``, grouped by document, best document first.
+
+        ``rerank=False`` skips a configured reranker for this query (the benchmark's baseline).
+        """
         started = time.perf_counter()
         settings = self.index.config.search
         limit = max(1, min(limit or settings.default_limit, settings.max_limit))
@@ -101,90 +98,103 @@ class Searcher:
         floor = settings.min_score if min_score is None else min_score
         filters = filters or SearchFilters()
         prefix_ids = filters.doc_ids_for_prefix(self.index.catalog)
+        notices: list[str] = []
         if prefix_ids is not None and not prefix_ids:
             return SearchResponse(query=query, mode=mode, hits=[], took_ms=_ms(started))
-        pool = max(100, limit * per_doc * 4)
-        ranked: list[tuple[str, float]]
-        if mode == "semantic":
-            ranked = self._semantic(query, pool, filters, prefix_ids)
-        elif mode == "keyword":
-            ranked = self._keyword(query, pool, filters, prefix_ids)
+        pool = max(settings.candidates, 3 * limit)
+        lists = self._candidates(query, mode, pool, filters, prefix_ids)
+        doc_of = {c.chunk_id: c.doc_id for candidates in lists for c in candidates}
+        if mode == "hybrid":
+            weights = [settings.semantic_weight, 1.0 - settings.semantic_weight]
+            fused = fuse(lists, weights, settings.fusion, settings.rrf_k)
         else:
-            ranked = fuse_rrf(
-                [self._semantic(query, pool, filters, prefix_ids), self._keyword(query, pool, filters, prefix_ids)]
-            )
-        hits = self._shape(ranked, limit, per_doc, floor)
-        return SearchResponse(query=query, mode=mode, hits=hits, took_ms=_ms(started))
+            fused = single(lists[0])
+        reranking = self.reranker is not None and rerank
+        depth = max(limit, settings.rerank_candidates if reranking else 0) + 10
+        candidates = candidate_entries(fused, doc_of.get, depth, per_doc)
+        chunks = self.index.catalog.get_chunks([c[0] for c in candidates])
+        # A chunk missing from the catalog is a stale vector of a document being replaced right now.
+        entries = rank_entries([c for c in candidates if c[0] in chunks], floor)
+        reranked_by = None
+        if reranking:
+            reranked_by = self._rerank(query, entries, chunks, settings.rerank_candidates, notices)
+        hits = assemble_hits(entries, chunks, limit, per_doc, merge=settings.merge_neighbours)
+        return SearchResponse(
+            query=query, mode=mode, hits=hits, took_ms=_ms(started), reranked_by=reranked_by, notices=notices
+        )
+
+    # --- candidates -----------------------------------------------------------------------
+
+    def _candidates(
+        self, query: str, mode: SearchMode, pool: int, filters: SearchFilters, prefix_ids: list[str] | None
+    ) -> list[list[Candidate]]:
+        """The chunk lists to fuse: [vectors], [BM25] or both, each already filtered."""
+        if mode == "semantic":
+            return [self._semantic(query, pool, filters, prefix_ids)]
+        if mode == "keyword":
+            return [self._keyword(query, pool, filters, prefix_ids)]
+        return [self._semantic(query, pool, filters, prefix_ids), self._keyword(query, pool, filters, prefix_ids)]
 
     def _semantic(
         self, query: str, pool: int, filters: SearchFilters, prefix_ids: list[str] | None
-    ) -> list[tuple[str, float]]:
+    ) -> list[Candidate]:
         self.index.open()
         vector = self.index.embedder.embed_query(query)
-        return self.index.store.query(vector, pool, filters.to_chroma(prefix_ids))
+        nearest = self.index.store.query(vector, pool, filters.to_chroma(prefix_ids))
+        # Document ids from the catalog (faster than Chroma metadata); a vector it lacks is stale, left out.
+        doc_of: dict[str, str] = {}
+        ids = [chunk_id for chunk_id, _ in nearest]
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            rows = self.index.catalog.query(
+                f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({','.join('?' * len(batch))})", batch
+            )
+            doc_of.update((row["chunk_id"], row["doc_id"]) for row in rows)
+        return [Candidate(chunk_id, doc_of[chunk_id], score) for chunk_id, score in nearest if chunk_id in doc_of]
 
     def _keyword(
         self, query: str, pool: int, filters: SearchFilters, prefix_ids: list[str] | None
-    ) -> list[tuple[str, float]]:
+    ) -> list[Candidate]:
         match = fts_query(query)
         if match is None:
             return []
         condition, params = filters.to_sql(prefix_ids)
-        # bm25() is lower-is-better; weights favour words in titles and headings.
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        join = " JOIN documents d ON d.doc_id = c.doc_id" if params else ""
+        # bm25() is lower-is-better, so it is negated into a higher-is-better score.
         rows = self.index.catalog.query(
-            "SELECT c.chunk_id, -bm25(chunks_fts, 2.0, 1.5, 1.0) AS score FROM chunks_fts"
-            " JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN documents d ON d.doc_id = c.doc_id"
-            f" WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts, 2.0, 1.5, 1.0) LIMIT ?",
+            f"SELECT c.chunk_id, c.doc_id, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts"
+            f" JOIN chunks c ON c.rowid = chunks_fts.rowid{join}"
+            f" WHERE chunks_fts MATCH ? AND {condition} ORDER BY score DESC LIMIT ?",
             [match, *params, pool],
         )
-        return [(row["chunk_id"], float(row["score"])) for row in rows]
+        return [Candidate(row["chunk_id"], row["doc_id"], float(row["score"])) for row in rows]
 
-    def _shape(self, ranked: list[tuple[str, float]], limit: int, per_doc: int, floor: float) -> list[SearchHit]:
-        chunks = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in ranked])
-        per_document: dict[str, int] = {}
-        hits: list[SearchHit] = []
-        for chunk_id, score in ranked:
-            chunk = chunks.get(chunk_id)
-            if chunk is None or score < floor:
-                continue  # a stale vector from a document being replaced right now
-            if per_document.get(chunk.doc_id, 0) >= per_doc:
-                continue
-            per_document[chunk.doc_id] = per_document.get(chunk.doc_id, 0) + 1
-            hits.append(hit_from_chunk(chunk, score))
-            if len(hits) >= limit:
-                break
-        return hits
+    # --- reranking --------------------------------------------------------------------------
 
-
-def fuse_rrf(rankings: list[list[tuple[str, float]]], k: int = RRF_K) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion, scaled so a first place in every ranking scores 1.0."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, (item, _) in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    best = len(rankings) / (k + 1)
-    return sorted(((item, score / best) for item, score in scores.items()), key=lambda p: -p[1])
-
-
-def hit_from_chunk(chunk: StoredChunk, score: float) -> SearchHit:
-    """A `SearchHit` for a stored chunk."""
-    uri = chunk.uri
-    if chunk.anchor and "#" not in uri:
-        uri = f"{uri}#{chunk.anchor}"
-    return SearchHit(
-        score=round(score, 6),
-        text=chunk.text,
-        title=chunk.title,
-        uri=uri,
-        resource_uri=resource_uri(chunk.source, chunk.key),
-        source=chunk.source,
-        doc_id=chunk.doc_id,
-        chunk_id=chunk.chunk_id,
-        heading_path=chunk.heading_path,
-        location=chunk.location,
-        modified=datetime.fromtimestamp(chunk.modified, tz=UTC) if chunk.modified is not None else None,
-        file_type=chunk.file_type,
-    )
+    def _rerank(
+        self, query: str, entries: list[Entry], chunks: dict[str, StoredChunk], count: int, notices: list[str]
+    ) -> str | None:
+        """Reorder the first ``count`` entries by the cross-encoder; None (and a notice) if it is unavailable."""
+        assert self.reranker is not None
+        if self._rerank_error is not None:
+            notices.append(self._rerank_error)
+            return None
+        head = entries[:count]
+        texts = [passage_text(chunks[e.chunk_id]) for e in head]
+        try:
+            scores = self.reranker.score(query, texts)
+        except RerankerUnavailable as exc:
+            with self._rerank_lock:
+                if self._rerank_error is None:
+                    self._rerank_error = f"reranking is off: {exc}"
+                    log.warning("%s", self._rerank_error)
+            notices.append(self._rerank_error)
+            return None
+        for entry, score in zip(head, scores, strict=True):
+            entry.rerank_score = score
+        entries[: len(head)] = sorted(head, key=lambda e: -(e.rerank_score or 0.0))
+        return self.reranker.model_id
 
 
 def _ms(started: float) -> float:
