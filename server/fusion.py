@@ -1,64 +1,62 @@
-"""Fusing ranked chunk lists into one document ranking, and scoring each chunk for passages.
+"""Fusing the rankings of several indexes into one document ranking, and scoring chunks for passages.
 
-Pure functions over `Candidate` lists, so the fusion can be tested against hand-computed
-values and tuned offline on cached candidates.
+Pure functions over `Ranking`s, so the fusion can be tested against hand-computed values and
+tuned offline on cached candidates.
 
-Both fusion methods work at the document level: a document's evidence in one list is its best
-chunk there (max-p), and the evidence of both lists is then combined. Fusing chunks instead
-splits a document's evidence when the vector index likes one of its chunks and BM25 another.
+Each index contributes a `Ranking`: scores for documents (how well each document matches) and
+scores for chunks (which passages of a document to show). The vector index scores a document
+by its best chunk (max-p); the lexical index scores it with BM25 over its whole text, which
+on SciFact's train split ranked better than its best chunk (nDCG@10 0.702 against 0.691).
 
-- ``zscore`` (default): each list's scores are standardised (minus their mean, over their
-  standard deviation across that list's candidates), then averaged with weights. A candidate
-  absent from a list gets that list's lowest standardised score. Unlike min-max scaling it does
-  not hinge on one extreme value, and unlike raw scores it is indifferent to each model's scale
-  (cosines of 0.2–0.5 or 0.7–0.9, BM25 of any magnitude). On SciFact's train split it beat
-  reciprocal rank fusion by about 0.02 nDCG@10 at every pool size and weight tried.
-- ``rrf``: reciprocal rank fusion, ``sum(w / (k + rank))`` over the document ranks.
-
-Each chunk also gets a fused score from its own evidence, by the same formula; a document's
-score is never below any of its chunks', so passages of a document rank below its headline.
+- ``zscore`` (default): each ranking's scores are standardised (minus their mean, over their
+  standard deviation across its candidates) and averaged with weights; a candidate absent
+  from a ranking gets that ranking's lowest standardised score. Unlike min-max scaling it
+  does not hinge on one extreme value, and unlike raw scores it is indifferent to each
+  model's scale. Which documents fill the first `RANK_DEPTH` places is decided by reciprocal
+  rank fusion, whose even treatment of both rankings' tails found more relevant documents
+  there (train Recall@100 0.961 against 0.956); the z-scores then order them.
+  On the train split this scored nDCG@10 0.745 against 0.721 for plain reciprocal rank fusion.
+- ``rrf``: reciprocal rank fusion alone, ``sum(w / (k + rank))``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal, NamedTuple
 
 FusionMethod = Literal["zscore", "rrf"]
+RANK_DEPTH = 100
 
 
-class Candidate(NamedTuple):
-    """One chunk retrieved by one index, with that index's score (higher is better)."""
+class Ranking(NamedTuple):
+    """One index's answer: scores per document and per chunk, higher is better."""
 
-    chunk_id: str
-    doc_id: str
-    score: float
+    documents: dict[str, float]
+    chunks: dict[str, float]
 
 
 class Fused(NamedTuple):
-    """Fused scores: per document (ranking order) and per chunk (passage choice)."""
+    """Fused scores: documents in ranking order, and a score per chunk for choosing passages."""
 
     documents: list[tuple[str, float]]
     chunks: dict[str, float]
 
 
-def best_per_document(candidates: Sequence[Candidate]) -> dict[str, float]:
-    """Each document's best chunk score (max-p)."""
-    best: dict[str, float] = {}
-    for candidate in candidates:
-        if candidate.score > best.get(candidate.doc_id, -math.inf):
-            best[candidate.doc_id] = candidate.score
-    return best
-
-
-def single(candidates: Sequence[Candidate]) -> Fused:
-    """One list only (semantic or keyword mode): documents by their best chunk, raw scores kept."""
-    documents = best_per_document(candidates)
+def max_per_document(chunk_scores: Sequence[tuple[str, str, float]]) -> Ranking:
+    """A ranking from ``(chunk_id, doc_id, score)`` hits: each document scores its best chunk (max-p)."""
+    documents: dict[str, float] = {}
     chunks: dict[str, float] = {}
-    for candidate in candidates:
-        chunks.setdefault(candidate.chunk_id, candidate.score)
-    return Fused(_ordered(documents), chunks)
+    for chunk_id, doc_id, score in chunk_scores:
+        chunks.setdefault(chunk_id, score)
+        if score > documents.get(doc_id, -math.inf):
+            documents[doc_id] = score
+    return Ranking(documents, chunks)
+
+
+def ordered(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """Items best first; ties break by id so a ranking never depends on dict order."""
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 def standardise(scores: Sequence[float]) -> tuple[float, float]:
@@ -66,77 +64,75 @@ def standardise(scores: Sequence[float]) -> tuple[float, float]:
     if not scores:
         return 0.0, 1.0
     mean = sum(scores) / len(scores)
-    variance = sum((s - mean) ** 2 for s in scores) / len(scores)
-    deviation = math.sqrt(variance)
+    deviation = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
     return mean, deviation if deviation > 1e-12 else 1.0
 
 
-def fuse_zscore(lists: Sequence[Sequence[Candidate]], weights: Sequence[float]) -> Fused:
-    """Weighted average of standardised scores, at document level (max-p) and per chunk."""
-    _check(lists, weights)
-    doc_parts: list[tuple[dict[str, float], float]] = []
-    chunk_parts: list[tuple[dict[str, float], float]] = []
-    for candidates in lists:
-        if not candidates:
-            doc_parts.append(({}, 0.0))
-            chunk_parts.append(({}, 0.0))
-            continue
-        scores = [c.score for c in candidates]
-        mean, deviation = standardise(scores)
-        z_chunks: dict[str, float] = {}
-        for candidate in candidates:
-            z_chunks.setdefault(candidate.chunk_id, (candidate.score - mean) / deviation)
-        lowest = min(z_chunks.values())
-        # One candidate (or all equal) standardises to 0: still rank what was found above what was not.
-        floor = lowest - 1.0 if max(scores) - min(scores) <= 1e-12 else lowest
-        doc_z = {doc: (score - mean) / deviation for doc, score in best_per_document(candidates).items()}
-        doc_parts.append((doc_z, floor))
-        chunk_parts.append((z_chunks, floor))
-    return Fused(_ordered(_combine(doc_parts, weights)), _combine(chunk_parts, weights))
+def zscores(scores: Mapping[str, float]) -> tuple[dict[str, float], float]:
+    """Standard scores, and the value for an absent item: the lowest one.
+
+    One item (or all equal) standardises to 0: absent items then get -1, so what was found
+    still ranks above what was not.
+    """
+    if not scores:
+        return {}, 0.0
+    mean, deviation = standardise(list(scores.values()))
+    standard = {key: (value - mean) / deviation for key, value in scores.items()}
+    spread = max(scores.values()) - min(scores.values())
+    lowest = min(standard.values())
+    return standard, lowest - 1.0 if spread <= 1e-12 else lowest
 
 
-def fuse_rrf(lists: Sequence[Sequence[Candidate]], weights: Sequence[float], k: float = 60.0) -> Fused:
-    """Weighted reciprocal rank fusion of the document ranks; chunks by their own ranks."""
-    _check(lists, weights)
+def fuse_zscore(rankings: Sequence[Ranking], weights: Sequence[float], depth: int = RANK_DEPTH, k: float = 60.0) -> Fused:
+    """Weighted average of standard scores; the first ``depth`` places are those rank fusion gives."""
+    _check(rankings, weights)
+    documents = _weighted_zscores([r.documents for r in rankings], weights)
+    chunks = _weighted_zscores([r.chunks for r in rankings], weights)
+    by_rank = fuse_rrf(rankings, weights, k).documents
+    admitted = {doc for doc, _ in by_rank[:depth]}
+    head = [(doc, documents[doc]) for doc, _ in ordered(documents) if doc in admitted]
+    tail = [(doc, documents[doc]) for doc, _ in by_rank[depth:]]
+    return Fused(head + tail, chunks)
+
+
+def fuse_rrf(rankings: Sequence[Ranking], weights: Sequence[float], k: float = 60.0) -> Fused:
+    """Weighted reciprocal rank fusion: ``sum(w / (k + rank))`` for documents and for chunks."""
+    _check(rankings, weights)
     documents: dict[str, float] = {}
     chunks: dict[str, float] = {}
-    for candidates, weight in zip(lists, weights, strict=True):
-        for rank, (doc, _) in enumerate(_ordered(best_per_document(candidates)), start=1):
-            documents[doc] = documents.get(doc, 0.0) + weight / (k + rank)
-        seen: set[str] = set()
-        for candidate in candidates:
-            if candidate.chunk_id in seen:
-                continue
-            seen.add(candidate.chunk_id)
-            chunks[candidate.chunk_id] = chunks.get(candidate.chunk_id, 0.0) + weight / (k + len(seen))
-    return Fused(_ordered(documents), chunks)
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for target, scores in ((documents, ranking.documents), (chunks, ranking.chunks)):
+            for rank, (key, _) in enumerate(ordered(scores), start=1):
+                target[key] = target.get(key, 0.0) + weight / (k + rank)
+    return Fused(ordered(documents), chunks)
 
 
-def fuse(lists: Sequence[Sequence[Candidate]], weights: Sequence[float], method: FusionMethod, rrf_k: float = 60.0) -> Fused:
+def single(ranking: Ranking) -> Fused:
+    """One index alone (semantic or keyword mode): its own scores, documents best first."""
+    return Fused(ordered(ranking.documents), dict(ranking.chunks))
+
+
+def fuse(rankings: Sequence[Ranking], weights: Sequence[float], method: FusionMethod, rrf_k: float = 60.0) -> Fused:
     """Fuse with the named method."""
     if method == "rrf":
-        return fuse_rrf(lists, weights, rrf_k)
-    return fuse_zscore(lists, weights)
+        return fuse_rrf(rankings, weights, rrf_k)
+    return fuse_zscore(rankings, weights, k=rrf_k)
 
 
-def _combine(parts: list[tuple[dict[str, float], float]], weights: Sequence[float]) -> dict[str, float]:
+def _weighted_zscores(score_maps: Sequence[Mapping[str, float]], weights: Sequence[float]) -> dict[str, float]:
+    parts = [zscores(scores) for scores in score_maps]
     total = sum(weights)
     keys: dict[str, None] = {}
-    for scores, _ in parts:
+    for scores in score_maps:
         keys.update(dict.fromkeys(scores))
     return {
-        key: sum(w * scores.get(key, floor) for (scores, floor), w in zip(parts, weights, strict=True)) / total
+        key: sum(w * standard.get(key, floor) for (standard, floor), w in zip(parts, weights, strict=True)) / total
         for key in keys
     }
 
 
-def _ordered(scores: dict[str, float]) -> list[tuple[str, float]]:
-    # Ties break by id so a ranking never depends on dict order.
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-
-
-def _check(lists: Sequence[Sequence[Candidate]], weights: Sequence[float]) -> None:
-    if len(lists) != len(weights):
-        raise ValueError("one weight per list")
+def _check(rankings: Sequence[Ranking], weights: Sequence[float]) -> None:
+    if len(rankings) != len(weights):
+        raise ValueError("one weight per ranking")
     if sum(weights) <= 0 or any(w < 0 for w in weights):
         raise ValueError("weights must be non-negative and not all zero")

@@ -94,17 +94,32 @@ def candidate_entries(
 
 
 def rank_entries(candidates: list[tuple[str, str, float, float]], floor: float | None) -> list[Entry]:
-    """Entries best first: a document's first chunk ranks by the document's score, the others by their own."""
-    entries: list[tuple[tuple[float, int, str], Entry]] = []
+    """Entries best first, documents in the fused order.
+
+    A document's first chunk carries the document's score and keeps the document's place; its
+    other chunks rank by their own scores, each placed before the first later document whose
+    score is lower (so a weak second passage never outranks another document's best).
+    """
+    heads: list[Entry] = []
+    others: list[Entry] = []
     seen_docs: set[str] = set()
     for chunk_id, doc, chunk_score, doc_score in candidates:
         headline = doc not in seen_docs
         seen_docs.add(doc)
-        score = doc_score if headline else chunk_score
-        if floor is not None and score < floor:
-            continue
-        entries.append(((-score, 0 if headline else 1, chunk_id), Entry(chunk_id, doc, score)))
-    return [entry for _, entry in sorted(entries, key=lambda item: item[0])]
+        entry = Entry(chunk_id, doc, doc_score if headline else chunk_score)
+        if floor is None or entry.score >= floor:
+            (heads if headline else others).append(entry)
+    others.sort(key=lambda e: (-e.score, e.chunk_id))
+    emitted: set[str] = set()
+    ranked: list[Entry] = []
+    for head in heads:
+        waiting = [e for e in others if e.doc_id in emitted and e.score >= head.score]
+        ranked.extend(waiting)
+        others = [e for e in others if e not in waiting]
+        ranked.append(head)
+        emitted.add(head.doc_id)
+    ranked.extend(e for e in others if e.doc_id in emitted)
+    return ranked
 
 
 def assemble_hits(

@@ -39,7 +39,7 @@ class Reranker(Protocol):
 class CrossEncoderReranker:
     """A sentence-transformers `CrossEncoder`, loaded on first use (thread-safe)."""
 
-    def __init__(self, model: str, device: str = "cpu", max_tokens: int = 512) -> None:
+    def __init__(self, model: str, device: str = "auto", max_tokens: int = 512) -> None:
         self._name = model
         self._device = device
         self._max_tokens = max_tokens
@@ -66,7 +66,9 @@ class CrossEncoderReranker:
         from sentence_transformers import CrossEncoder
 
         try:
-            return CrossEncoder(source, device=self._device, max_length=self._max_tokens)
+            # device None lets sentence-transformers pick CUDA or MPS when present, as "auto" promises.
+            device = None if self._device == "auto" else self._device
+            return CrossEncoder(source, device=device, max_length=self._max_tokens)
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one actionable reason
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RerankerUnavailable(
@@ -82,7 +84,7 @@ class CrossEncoderReranker:
         return [float(s) for s in scores]
 
 
-def create_reranker(model: str | None, device: str = "cpu") -> Reranker | None:
+def create_reranker(model: str | None, device: str = "auto") -> Reranker | None:
     """The reranker ``[search] rerank_model`` names, or None when reranking is off."""
     if not model:
         return None

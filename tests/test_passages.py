@@ -80,3 +80,10 @@ def test_a_stale_chunk_is_skipped_and_the_documents_next_chunk_leads() -> None:
     fused = Fused(documents=[("A", 2.0), ("B", 1.0)], chunks={"A0": 2.0, "A5": 0.2, "B0": 1.0})
     hits = _hits(fused, chunks, limit=5, per_doc=2)
     assert [(h.chunk_id, h.score) for h in hits] == [("A5", 2.0), ("B0", 1.0)]
+
+
+def test_documents_keep_the_fused_order_even_when_their_scores_do_not_follow_it() -> None:
+    # Fusion may place a lower-scoring document first (rank fusion decides the first places).
+    chunks = [_chunk("A", 0), _chunk("B", 0), _chunk("B", 3)]
+    fused = Fused(documents=[("A", 1.0), ("B", 2.0)], chunks={"A0": 1.0, "B0": 2.0, "B3": 1.5})
+    assert [h.chunk_id for h in _hits(fused, chunks, limit=5, per_doc=2)] == ["A0", "B0", "B3"]
