@@ -3,8 +3,9 @@
 Pure functions over fused scores and catalog chunks (no index access), so each rule is tested
 on its own:
 
-- A document's first passage carries the document's fused score; its other chunks compete on
-  their own (lower) scores, so a weak second passage never pushes out another document's best.
+- A document's first passage carries the document's score and keeps the document's place in
+  the ranking; its other chunks compete on their own scores, so a weak second passage never
+  pushes out another document's best.
 - At most ``per_doc`` chunks of a document are used, and hits of one document stay together,
   in the order their documents rank.
 - Chunks next to each other in one section (same heading path, anchor and page) become one

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from server import retrieval
 from server.catalog import SCHEMA_VERSION, Catalog
 from server.embedding import HashingEmbedder
 from server.errors import OrgkbError
@@ -61,3 +62,17 @@ def test_a_catalog_from_a_newer_version_is_refused_with_a_clear_error(tmp_path: 
     catalog.close()
     with pytest.raises(OrgkbError, match="newer orgkb"):
         Catalog(tmp_path / "catalog.sqlite3")
+
+
+def test_best_chunks_of_documents_ranked_on_their_whole_text(tmp_path: Path, make_index: IndexFactory) -> None:
+    text = "Alpha one two three four five six seven eight.\n\nOmega nine ten eleven twelve thirteen fourteen."
+    corpus = _corpus(tmp_path / "c.jsonl", [("x", text), ("y", "nothing relevant here at all")])
+    index = make_index(
+        [{"name": "c", "type": "jsonl", "paths": [str(corpus)]}], HashingEmbedder(max_tokens=16), chunking={"max_tokens": 16}
+    )
+    Indexer(index).run()
+    chunks = index.catalog.document_chunks("c:x")
+    assert len(chunks) == 2 and "Omega" in chunks[1].text
+    found = retrieval.best_chunks(index, "omega", ["c:x", "c:y"])
+    # x: its chunk that matches; y: no chunk matches, so its first chunk stands in.
+    assert found == [(chunks[1].chunk_id, "c:x"), (index.catalog.document_chunks("c:y")[0].chunk_id, "c:y")]

@@ -100,3 +100,11 @@ async def _tool_calls(service: KnowledgeService) -> None:
 
 def test_mcp_search_tool_applies_date_and_metadata_filters(index: KnowledgeIndex) -> None:
     anyio.run(_tool_calls, KnowledgeService(index))
+
+
+def test_a_query_leaves_torch_threads_as_it_found_them(index: KnowledgeIndex) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    Searcher(index).search("fire alarm", mode="semantic")
+    assert torch.get_num_threads() == before
