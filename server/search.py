@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -69,6 +70,9 @@ class Searcher:
         self.reranker = reranker or create_reranker(settings.rerank_model, settings.rerank_device)
         self._rerank_error: str | None = None
         self._rerank_lock = threading.Lock()
+        # One long-lived thread runs BM25 while the caller embeds the query: hybrid costs about
+        # the slower of the two instead of their sum. It keeps its own SQLite connection.
+        self._lexical = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orgkb-bm25")
 
     def prepare(self) -> None:
         """Load the reranker now (at server start), so a model that cannot load is reported at once."""
@@ -113,10 +117,8 @@ class Searcher:
         elif mode == "keyword":
             found = [retrieval.keyword(self.index, query, pool, filters, prefix_ids)]
         else:
-            found = [
-                retrieval.semantic(self.index, query, pool, filters, prefix_ids),
-                retrieval.keyword(self.index, query, pool, filters, prefix_ids),
-            ]
+            lexical = self._lexical.submit(retrieval.keyword, self.index, query, pool, filters, prefix_ids)
+            found = [retrieval.semantic(self.index, query, pool, filters, prefix_ids), lexical.result()]
         if len(found) == 1:
             fused = single(found[0].ranking)
         else:
