@@ -4,6 +4,7 @@ from connectors import (  # noqa: F401
     confluence,
     dokuwiki,
     files,
+    jsonl,
     markdown_wiki,
     mediawiki,
     mediawiki_dump,
@@ -11,4 +12,4 @@ from connectors import (  # noqa: F401
     sql,
 )
 
-__all__ = ["confluence", "dokuwiki", "files", "markdown_wiki", "mediawiki", "mediawiki_dump", "smb", "sql"]
+__all__ = ["confluence", "dokuwiki", "files", "jsonl", "markdown_wiki", "mediawiki", "mediawiki_dump", "smb", "sql"]

@@ -2,7 +2,8 @@
 
 It holds every indexed document (its version stamp, content hash and text, so `fetch` answers
 from what was indexed even when the source is down), every chunk (text, heading path,
-location), the lexical (FTS5/BM25) index over chunks, per-source sync state and failures.
+location), the lexical (FTS5/BM25) indexes over chunks and over whole documents, per-source
+sync state and failures.
 
 The catalog is the source of truth for which chunks are current. A document's new chunks are
 written to the vector store first, then swapped in here in one transaction, then the old
@@ -24,9 +25,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from connectors.base import Document, Failure, Location, MetadataValue, Section
+from server.catalog_schema import migrate
 from server.chunking import Chunk
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,6 +64,10 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, heading, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+-- Keyed by documents.rowid, which stays put as long as nothing runs VACUUM on this file.
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TABLE IF NOT EXISTS sources (
     name TEXT PRIMARY KEY,
@@ -173,6 +179,7 @@ class Catalog:
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
             connection.commit()
+        migrate(self, SCHEMA_VERSION)
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -318,13 +325,14 @@ class Catalog:
     def _remove(self, tx: sqlite3.Connection, doc_id: str) -> list[str]:
         rows = tx.execute("SELECT rowid, chunk_id FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
         tx.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(r["rowid"],) for r in rows])
+        tx.execute("DELETE FROM documents_fts WHERE rowid = (SELECT rowid FROM documents WHERE doc_id = ?)", (doc_id,))
         tx.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         tx.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return [r["chunk_id"] for r in rows]
 
     def _insert(self, tx: sqlite3.Connection, write: DocumentWrite, now: float) -> None:
         doc = write.document
-        tx.execute(
+        inserted = tx.execute(
             "INSERT INTO documents(doc_id, source, key, title, uri, mime_type, file_type, modified, version,"
             " content_hash, metadata, sections, chunk_count, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -343,6 +351,9 @@ class Catalog:
                 len(write.chunks),
                 now,
             ),
+        )
+        tx.execute(
+            "INSERT INTO documents_fts(rowid, title, body) VALUES (?,?,?)", (inserted.lastrowid, doc.title, doc.text)
         )
         for chunk in write.chunks:
             cursor = tx.execute(
@@ -482,7 +493,7 @@ class Catalog:
     def clear(self) -> None:
         """Drop every document, chunk and sync state (a full re-index with a new model)."""
         with self.transaction() as tx:
-            for table in ("documents", "chunks", "chunks_fts", "sources", "failures", "pending_vectors"):
+            for table in ("documents", "documents_fts", "chunks", "chunks_fts", "sources", "failures", "pending_vectors"):
                 tx.execute(f"DELETE FROM {table}")
 
 

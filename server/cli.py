@@ -37,7 +37,7 @@ class Subcommand:
 COMMANDS: dict[str, Subcommand] = {}
 
 # Modules whose import registers subcommands; a new command family adds its module here.
-COMMAND_MODULES = ["server.cli_commands"]
+COMMAND_MODULES = ["server.cli_commands", "server.cli_eval"]
 
 
 def command(name: str, help: str, configure: Configure | None = None) -> Callable[[Command], Command]:

@@ -64,8 +64,24 @@ class SearchConfig(_Section):
 
     default_limit: int = Field(default=8, ge=1, le=100)
     max_limit: int = Field(default=50, ge=1, le=1000)
-    max_chunks_per_document: int = Field(default=2, ge=1, le=50)
-    min_score: float = Field(default=0.0, description="Hits scoring below this are dropped.")
+    max_chunks_per_document: int = Field(default=2, ge=1, le=50, description="Most chunks one document contributes.")
+    merge_neighbours: bool = Field(default=True, description="Join adjacent chunks of one section into one passage.")
+    min_score: float | None = Field(
+        default=None, description="Hits scoring below this are dropped (cosine, BM25 or fused score, by mode)."
+    )
+    candidates: int = Field(default=200, ge=10, le=5000, description="Chunks each index contributes before fusion.")
+    fusion: Literal["zscore", "rrf"] = Field(
+        default="zscore", description="How hybrid mode combines the indexes: standardised scores, or reciprocal ranks."
+    )
+    semantic_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Share of the vector index in hybrid fusion (the rest is BM25)."
+    )
+    rrf_k: float = Field(default=60.0, gt=0, description="The k of reciprocal rank fusion (fusion = \"rrf\").")
+    rerank_model: str | None = Field(
+        default=None, description="A sentence-transformers CrossEncoder (local folder or cached name); off when unset."
+    )
+    rerank_candidates: int = Field(default=30, ge=1, le=500, description="Passages the reranker rescores per query.")
+    rerank_device: str = Field(default="auto", description='"auto" (CUDA when present), "cpu", "cuda", "mps".')
 
 
 LOOPBACK_ORIGINS = [

@@ -2,56 +2,52 @@
 
 This is the one search function behind the MCP `search` tool, `orgkb search` and `orgkb eval`,
 so the benchmark measures exactly what users get.
+
+A query runs in four steps:
+
+1. **Candidates** (`server.retrieval`): the vector index returns its nearest chunks, the FTS5
+   tables the best documents and chunks by BM25, each with the filters applied *inside* it,
+   so a filter matching few documents still finds them however many others score higher.
+2. **Fusion** (`server.fusion`): each index's document ranking is standardised and the two
+   averaged; every chunk also gets a fused score of its own, for choosing passages.
+3. **Reranking** (optional, `server.rerank`): a cross-encoder rescores the first passages.
+4. **Shaping** (`server.passages`): at most N chunks per document, adjacent chunks of one
+   section merged into one passage, hits of one document kept together, a score floor.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+import threading
 import time
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from connectors.base import Location
+from server import retrieval
 from server.catalog import StoredChunk
-from server.chunking import context_line
 from server.filters import SearchFilters
+from server.fusion import Fused, fuse, single
 from server.knowledge import KnowledgeIndex
+from server.passages import (
+    RESOURCE_SCHEME,
+    Entry,
+    SearchHit,
+    assemble_hits,
+    candidate_entries,
+    passage_text,
+    rank_entries,
+    resource_uri,
+)
+from server.rerank import Reranker, RerankerUnavailable, create_reranker
+from server.retrieval import fts_query
+
+__all__ = ["RESOURCE_SCHEME", "SearchHit", "SearchMode", "SearchResponse", "Searcher", "fts_query", "resource_uri"]
+
+log = logging.getLogger(__name__)
 
 SearchMode = Literal["hybrid", "semantic", "keyword"]
-RESOURCE_SCHEME = "orgkb"
-RRF_K = 60
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-class SearchHit(BaseModel):
-    """One cited passage."""
-
-    score: float = Field(description="Relevance; higher is better (cosine similarity, BM25, or fused 0..1).")
-    text: str
-    title: str
-    uri: str = Field(description="Where a person opens the original, with a #section anchor where known.")
-    resource_uri: str = Field(description="orgkb:// uri to read the whole indexed document (resources/read, fetch).")
-    source: str
-    doc_id: str
-    chunk_id: str
-    heading_path: list[str] = Field(default_factory=list)
-    location: Location = Field(default_factory=Location)
-    modified: datetime | None = None
-    file_type: str = ""
-
-    @property
-    def label(self) -> str:
-        """``Title › Heading › Subheading``."""
-        return context_line(self.title, self.heading_path).replace(" > ", " › ")
-
-    @property
-    def citation(self) -> str:
-        """A one-line reference: ``Title › Heading (lines 3-9) <uri>``."""
-        where = self.location.label()
-        return f"{self.label}{f' ({where})' if where else ''} <{self.uri}>"
 
 
 class SearchResponse(BaseModel):
@@ -61,27 +57,34 @@ class SearchResponse(BaseModel):
     mode: SearchMode
     hits: list[SearchHit]
     took_ms: float
-
-
-def resource_uri(source: str, key: str) -> str:
-    """The MCP resource uri of a document."""
-    return f"{RESOURCE_SCHEME}://documents/{quote(source, safe='')}/{quote(key, safe='/')}"
-
-
-def fts_query(text: str) -> str | None:
-    """A safe FTS5 query: each word quoted, any word may match (BM25 ranks by how many do)."""
-    words = [w for w in _TOKEN.findall(text.lower()) if len(w) > 1 or w.isdigit()]
-    if not words:
-        return None
-    unique = list(dict.fromkeys(words))
-    return " OR ".join(f'"{w}"' for w in unique)
+    reranked_by: str | None = Field(default=None, description="The cross-encoder that ordered the first hits, if any.")
+    notices: list[str] = Field(default_factory=list, description="Why something configured did not apply.")
 
 
 class Searcher:
     """Runs queries against a `KnowledgeIndex`."""
 
-    def __init__(self, index: KnowledgeIndex) -> None:
+    def __init__(self, index: KnowledgeIndex, reranker: Reranker | None = None) -> None:
         self.index = index
+        settings = index.config.search
+        self.reranker = reranker or create_reranker(settings.rerank_model, settings.rerank_device)
+        self._rerank_error: str | None = None
+        self._rerank_lock = threading.Lock()
+        # One long-lived thread runs BM25 while the caller embeds the query: hybrid costs about
+        # the slower of the two instead of their sum. It keeps its own SQLite connection.
+        self._lexical = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orgkb-bm25")
+
+    def prepare(self) -> None:
+        """Load the reranker now (at server start), so a model that cannot load is reported at once."""
+        if self.reranker is None or self._rerank_error is not None:
+            return
+        load = getattr(self.reranker, "load", None)
+        if load is None:
+            return
+        try:
+            load()
+        except RerankerUnavailable as exc:
+            self._disable_reranking(exc)
 
     def search(
         self,
@@ -92,8 +95,12 @@ class Searcher:
         filters: SearchFilters | None = None,
         max_chunks_per_document: int | None = None,
         min_score: float | None = None,
+        rerank: bool = True,
     ) -> SearchResponse:
-        """The best passages for ``query``; at most ``max_chunks_per_document`` from each document."""
+        """The best passages for ``query``, grouped by document, best document first.
+
+        ``rerank=False`` skips a configured reranker for this query (the benchmark's baseline).
+        """
         started = time.perf_counter()
         settings = self.index.config.search
         limit = max(1, min(limit or settings.default_limit, settings.max_limit))
@@ -101,91 +108,90 @@ class Searcher:
         floor = settings.min_score if min_score is None else min_score
         filters = filters or SearchFilters()
         prefix_ids = filters.doc_ids_for_prefix(self.index.catalog)
+        notices: list[str] = []
         if prefix_ids is not None and not prefix_ids:
             return SearchResponse(query=query, mode=mode, hits=[], took_ms=_ms(started))
-        pool = max(100, limit * per_doc * 4)
-        ranked: list[tuple[str, float]]
+        pool = max(settings.candidates, 3 * limit)
         if mode == "semantic":
-            ranked = self._semantic(query, pool, filters, prefix_ids)
+            found = [retrieval.semantic(self.index, query, pool, filters, prefix_ids)]
         elif mode == "keyword":
-            ranked = self._keyword(query, pool, filters, prefix_ids)
+            found = [retrieval.keyword(self.index, query, pool, filters, prefix_ids)]
         else:
-            ranked = fuse_rrf(
-                [self._semantic(query, pool, filters, prefix_ids), self._keyword(query, pool, filters, prefix_ids)]
-            )
-        hits = self._shape(ranked, limit, per_doc, floor)
-        return SearchResponse(query=query, mode=mode, hits=hits, took_ms=_ms(started))
-
-    def _semantic(
-        self, query: str, pool: int, filters: SearchFilters, prefix_ids: list[str] | None
-    ) -> list[tuple[str, float]]:
-        self.index.open()
-        vector = self.index.embedder.embed_query(query)
-        return self.index.store.query(vector, pool, filters.to_chroma(prefix_ids))
-
-    def _keyword(
-        self, query: str, pool: int, filters: SearchFilters, prefix_ids: list[str] | None
-    ) -> list[tuple[str, float]]:
-        match = fts_query(query)
-        if match is None:
-            return []
-        condition, params = filters.to_sql(prefix_ids)
-        # bm25() is lower-is-better; weights favour words in titles and headings.
-        rows = self.index.catalog.query(
-            "SELECT c.chunk_id, -bm25(chunks_fts, 2.0, 1.5, 1.0) AS score FROM chunks_fts"
-            " JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN documents d ON d.doc_id = c.doc_id"
-            f" WHERE chunks_fts MATCH ? AND {condition} ORDER BY bm25(chunks_fts, 2.0, 1.5, 1.0) LIMIT ?",
-            [match, *params, pool],
+            lexical = self._lexical.submit(retrieval.keyword, self.index, query, pool, filters, prefix_ids)
+            found = [retrieval.semantic(self.index, query, pool, filters, prefix_ids), lexical.result()]
+        if len(found) == 1:
+            fused = single(found[0].ranking)
+        else:
+            weights = [settings.semantic_weight, 1.0 - settings.semantic_weight]
+            fused = fuse([f.ranking for f in found], weights, settings.fusion, settings.rrf_k)
+        reranking = self.reranker is not None and rerank
+        depth = max(limit, settings.rerank_candidates if reranking else 0) + 10
+        doc_of = {chunk: doc for f in found for chunk, doc in f.doc_of.items()}
+        fused = self._with_passages(query, fused, doc_of, depth)
+        candidates = candidate_entries(fused, doc_of.get, depth, per_doc)
+        chunks = self.index.catalog.get_chunks([c[0] for c in candidates])
+        # A chunk missing from the catalog is a stale vector of a document being replaced right now.
+        entries = rank_entries([c for c in candidates if c[0] in chunks], floor)
+        reranked_by = None
+        if self.reranker is not None and rerank:
+            reranked_by = self._rerank(self.reranker, query, entries, chunks, settings.rerank_candidates, notices)
+        hits = assemble_hits(entries, chunks, limit, per_doc, merge=settings.merge_neighbours)
+        return SearchResponse(
+            query=query, mode=mode, hits=hits, took_ms=_ms(started), reranked_by=reranked_by, notices=notices
         )
-        return [(row["chunk_id"], float(row["score"])) for row in rows]
 
-    def _shape(self, ranked: list[tuple[str, float]], limit: int, per_doc: int, floor: float) -> list[SearchHit]:
-        chunks = self.index.catalog.get_chunks([chunk_id for chunk_id, _ in ranked])
-        per_document: dict[str, int] = {}
-        hits: list[SearchHit] = []
-        for chunk_id, score in ranked:
-            chunk = chunks.get(chunk_id)
-            if chunk is None or score < floor:
-                continue  # a stale vector from a document being replaced right now
-            if per_document.get(chunk.doc_id, 0) >= per_doc:
-                continue
-            per_document[chunk.doc_id] = per_document.get(chunk.doc_id, 0) + 1
-            hits.append(hit_from_chunk(chunk, score))
-            if len(hits) >= limit:
-                break
-        return hits
+    def _with_passages(self, query: str, fused: Fused, doc_of: dict[str, str], depth: int) -> Fused:
+        """Give every top document a candidate chunk (one ranked on its whole text may have none)."""
+        covered = set(doc_of.values())
+        missing = [doc for doc, _ in fused.documents[:depth] if doc not in covered]
+        if not missing:
+            return fused
+        extra = retrieval.best_chunks(self.index, query, missing)
+        # Below every retrieved chunk, in BM25 order: they only decide which passage such a document shows.
+        base = min(fused.chunks.values(), default=0.0) - 1.0
+        chunks = dict(fused.chunks)
+        for position, (chunk_id, doc_id) in enumerate(extra):
+            doc_of[chunk_id] = doc_id
+            chunks.setdefault(chunk_id, base - position * 1e-6)
+        return Fused(fused.documents, chunks)
 
+    # --- reranking --------------------------------------------------------------------------
 
-def fuse_rrf(rankings: list[list[tuple[str, float]]], k: int = RRF_K) -> list[tuple[str, float]]:
-    """Reciprocal rank fusion, scaled so a first place in every ranking scores 1.0."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, (item, _) in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    best = len(rankings) / (k + 1)
-    return sorted(((item, score / best) for item, score in scores.items()), key=lambda p: -p[1])
+    def _rerank(
+        self,
+        reranker: Reranker,
+        query: str,
+        entries: list[Entry],
+        chunks: dict[str, StoredChunk],
+        count: int,
+        notices: list[str],
+    ) -> str | None:
+        """Reorder the first ``count`` entries by the cross-encoder; None (and a notice) if it is unavailable."""
+        if self._rerank_error is not None:
+            notices.append(self._rerank_error)
+            return None
+        head = entries[:count]
+        texts = [passage_text(chunks[e.chunk_id]) for e in head]
+        try:
+            scores = reranker.score(query, texts)
+        except RerankerUnavailable as exc:
+            notices.append(self._disable_reranking(exc))
+            return None
+        for entry, score in zip(head, scores, strict=True):
+            entry.rerank_score = score
+        entries[: len(head)] = sorted(head, key=lambda e: -(e.rerank_score or 0.0))
+        return reranker.model_id
 
-
-def hit_from_chunk(chunk: StoredChunk, score: float) -> SearchHit:
-    """A `SearchHit` for a stored chunk."""
-    uri = chunk.uri
-    if chunk.anchor and "#" not in uri:
-        uri = f"{uri}#{chunk.anchor}"
-    return SearchHit(
-        score=round(score, 6),
-        text=chunk.text,
-        title=chunk.title,
-        uri=uri,
-        resource_uri=resource_uri(chunk.source, chunk.key),
-        source=chunk.source,
-        doc_id=chunk.doc_id,
-        chunk_id=chunk.chunk_id,
-        heading_path=chunk.heading_path,
-        location=chunk.location,
-        modified=datetime.fromtimestamp(chunk.modified, tz=UTC) if chunk.modified is not None else None,
-        file_type=chunk.file_type,
-    )
+    def _disable_reranking(self, error: RerankerUnavailable) -> str:
+        """Turn reranking off for this process, logging the reason once."""
+        with self._rerank_lock:
+            if self._rerank_error is None:
+                self._rerank_error = f"reranking is off: {error}"
+                log.warning("%s", self._rerank_error)
+            return self._rerank_error
 
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
+
+

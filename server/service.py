@@ -72,6 +72,7 @@ class KnowledgeService:
         try:
             self.index.open()
             self.index.embedder.embed_query("warm up")
+            self.searcher.prepare()
         except Exception as exc:  # noqa: BLE001 - reported on first use instead of crashing the server
             self.warm_error = str(exc)
         finally:
