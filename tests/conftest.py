@@ -166,6 +166,9 @@ def mediawiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Media
 def dokuwiki_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DokuWikiServer]:
     """A private DokuWiki (Debian's package, XML-RPC on) on 127.0.0.1, once per session."""
     yield from _running(DokuWikiServer, tmp_path_factory.mktemp("dokuwiki"))
+
+
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """A real PostgreSQL 15 server on 127.0.0.1 (free port), started once per session.
 
@@ -176,6 +179,8 @@ def postgres() -> Iterator[Any]:
 
     reason = unavailable_reason()
     if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
         pytest.skip(reason)
     server = PostgresServer.start()
     yield server

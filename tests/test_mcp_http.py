@@ -179,7 +179,9 @@ def test_a_limited_token_never_sees_another_source(server: RunningServer) -> Non
     async def scenario() -> None:
         async with session(server.url, HANDBOOK_TOKEN) as limited:
             for mode in ("keyword", "semantic", "hybrid"):
-                result = await limited.call_tool("search", {"query": SECRET, "mode": mode, "limit": 50})
+                # The query matches both sources, so an empty answer cannot pass for a filtered one.
+                query = f"{SECRET} What about expenses?"
+                result = await limited.call_tool("search", {"query": query, "mode": mode, "limit": 50})
                 assert result.structured_content["hits"], mode  # the handbook still answers
                 assert all(h["source"] == "handbook" for h in result.structured_content["hits"]), mode
                 assert "zorkmids" not in str(result.content)
