@@ -9,6 +9,7 @@ yielded as a `Failure` rather than raised, so one bad file or page never aborts 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -273,19 +274,34 @@ class ConnectorRegistry:
         """Class decorator: ``@ConnectorRegistry.register("files", FilesConfig)``."""
 
         def decorator(factory: Any) -> Any:
-            cls._types[type_name] = ConnectorType(
-                type=type_name, config_model=config_model, factory=factory, description=description
-            )
+            cls.register_lazy(type_name, config_model, factory, description)
             return factory
 
         return decorator
 
     @classmethod
+    def register_lazy(
+        cls, type_name: str, config_model: type[SourceConfig], factory: Any, description: str = ""
+    ) -> None:
+        """Register a type whose connector may be named as ``"module:Class"``, imported on first use.
+
+        Lets a config model live apart from a connector with heavy imports, so validating a
+        config stays cheap.
+        """
+        cls._types[type_name] = ConnectorType(
+            type=type_name, config_model=config_model, factory=factory, description=description
+        )
+
+    @classmethod
     def get(cls, type_name: str) -> ConnectorType:
         """The entry for ``type_name``; `KeyError` names the known types."""
-        load_builtin_connectors()
         if type_name not in cls._types:
-            known = ", ".join(sorted(cls._types))
+            from connectors import BUILTIN_TYPES
+
+            if type_name in BUILTIN_TYPES:
+                importlib.import_module(BUILTIN_TYPES[type_name])
+        if type_name not in cls._types:
+            known = ", ".join(cls.types())
             raise KeyError(f"unknown source type {type_name!r} (known: {known})")
         return cls._types[type_name]
 
@@ -298,9 +314,16 @@ class ConnectorRegistry:
     @classmethod
     def build(cls, config: SourceConfig) -> Connector:
         """A connector for a validated source config."""
-        return cls.get(config.type).factory(config)
+        factory = cls.get(config.type).factory
+        if isinstance(factory, str):
+            module, _, name = factory.partition(":")
+            factory = getattr(importlib.import_module(module), name)
+        return factory(config)
 
 
 def load_builtin_connectors() -> None:
-    """Import the bundled connector modules so they register themselves."""
-    import connectors  # noqa: F401  (the package imports every built-in connector module)
+    """Import every bundled connector module so each registers itself."""
+    from connectors import BUILTIN_TYPES
+
+    for module in BUILTIN_TYPES.values():
+        importlib.import_module(module)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
 from connectors.base import (
@@ -32,8 +31,10 @@ from connectors.base import (
     Section,
     SourceConfig,
 )
-from connectors.confluence_storage import storage_sections
 from connectors.http import HttpClient, HttpStatusError, secret_from_env
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ class ConfluenceConnector:
             auth: httpx.Auth | None = None
             headers = {"Accept": "application/json"}
             if self.config.username:
+                import httpx
+
                 auth = httpx.BasicAuth(self.config.username, token)
             else:
                 headers["Authorization"] = f"Bearer {token}"
@@ -225,6 +228,8 @@ class ConfluenceConnector:
     def _document(self, page: dict[str, Any]) -> Document:
         title = str(page.get("title") or page["id"])
         storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+        from connectors.confluence_storage import storage_sections  # BeautifulSoup: imported on first page
+
         sections = storage_sections(storage, title, self.config.deployment)
         version = page.get("version") or {}
         modified = _parse_time(version.get("when") or ((page.get("history") or {}).get("lastUpdated") or {}).get("when"))

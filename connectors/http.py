@@ -10,11 +10,12 @@ import logging
 import os
 import random
 import time
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import ConnectorError, CredentialsError
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
         self.backoff = backoff
+        import httpx  # imported on first use: ~0.1 s that server start-up should not pay
+
         self.client = httpx.Client(
             base_url=self.base_url,
             headers={"User-Agent": "orgkb (https://github.com/orgkb)", **(headers or {})},
@@ -79,6 +82,8 @@ class HttpClient:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send a request; retry transient failures; raise typed errors for the rest."""
+        import httpx
+
         attempt = 0
         while True:
             try:

@@ -27,7 +27,6 @@ from sqlalchemy.sql import ColumnElement, FromClause, Select
 
 from connectors.base import (
     ConnectorError,
-    ConnectorRegistry,
     Document,
     DocumentError,
     DocumentRef,
@@ -122,7 +121,6 @@ class _Page:
         self.fetches = 0
 
 
-@ConnectorRegistry.register("sql", SqlConfig, "Database tables and queries (PostgreSQL, SQLite, MySQL) read-only.")
 class SqlConnector:
     """Indexes configured tables' rows and every table's description."""
 

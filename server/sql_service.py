@@ -16,17 +16,21 @@ import threading
 import time
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from connectors.base import ConnectorError
 from connectors.sql_config import SqlConfig
-from connectors.sql_database import QueryTimeout, SqlDatabase
-from connectors.sql_guard import UnsafeQueryError, checked_read_query, sqlglot_dialect
-from connectors.sql_schema import SchemaReader, TableDescription, TableSummary
+from connectors.sql_models import TableDescription, TableSummary
 from server.config import OrgkbConfig
 from server.errors import NotFoundError, OrgkbError
+
+if TYPE_CHECKING:
+    from connectors.sql_database import SqlDatabase
+
+# SQLAlchemy and sqlglot (~0.2 s to import) are imported by the methods that use them, so
+# registering the database tools costs the server's start-up nothing.
 
 
 class SqlToolError(OrgkbError):
@@ -80,6 +84,8 @@ class SqlService:
         if source not in self.sources:
             known = ", ".join(self.sources) or "none"
             raise NotFoundError(f"no database source named {source!r} (database sources: {known})")
+        from connectors.sql_database import SqlDatabase
+
         with self._lock:
             if source not in self._databases:
                 self._databases[source] = SqlDatabase(self.sources[source])
@@ -87,6 +93,8 @@ class SqlService:
 
     def list_tables(self, source: str) -> TableList:
         """Every table and view in the source's schemas, with comments."""
+        from connectors.sql_schema import SchemaReader
+
         database = self.database(source)
         try:
             with database.read_only(timeout=self.sources[source].statement_timeout) as connection:
@@ -97,6 +105,9 @@ class SqlService:
 
     def describe_table(self, source: str, table: str) -> DescribedTable:
         """Columns (types, nullability, comments), keys and a row estimate of one table or view."""
+        from connectors.sql_database import QueryTimeout
+        from connectors.sql_schema import SchemaReader
+
         database = self.database(source)
         config = self.sources[source]
         try:
@@ -118,6 +129,8 @@ class SqlService:
 
     def query(self, source: str, sql: str, limit: int | None = None) -> QueryResult:
         """Run one read-only query and return at most ``limit`` rows (the source's cap applies)."""
+        from connectors.sql_guard import UnsafeQueryError, checked_read_query, sqlglot_dialect
+
         database = self.database(source)
         config = self.sources[source]
         if not config.allow_queries:

@@ -12,9 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import PROJECT_ROOT, subprocess_env, write_config
+from tests.conftest import PROJECT_ROOT, SAMPLE_DOCS, subprocess_env, write_config
 
-HEAVY = ("torch", "sentence_transformers", "transformers", "chromadb", "numpy", "onnxruntime")
+HEAVY = (
+    "torch", "sentence_transformers", "transformers", "chromadb", "numpy", "onnxruntime",
+    # What connectors use; a config naming every type must not import them for the handshake.
+    "sqlalchemy", "sqlglot", "psycopg", "httpx", "bs4", "smbprotocol", "pypdf", "docx",
+)
 
 
 def _messages() -> str:
@@ -34,7 +38,23 @@ def test_handshake_and_listings_import_nothing_heavy(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_text("# A\n\nText.\n")
-    config = write_config(tmp_path / "orgkb.toml", [{"name": "docs", "type": "files", "paths": [str(docs)]}])
+    (tmp_path / "records.jsonl").write_text('{"_id": "1", "text": "x"}\n')
+    (tmp_path / "dump.xml").write_text("<mediawiki></mediawiki>\n")
+    sources = [
+        {"name": "docs", "type": "files", "paths": [str(docs)]},
+        {"name": "vault", "type": "markdown_wiki", "path": str(docs)},
+        {"name": "db", "type": "sql", "url": f"sqlite:///{SAMPLE_DOCS / 'databases' / 'brightwater.db'}",
+         "tables": [{"table": "products", "id": "product_id", "title": "name"}]},
+        {"name": "crm", "type": "sql", "url": "postgresql://reader@127.0.0.1:1/crm", "password_env": "UNSET_PW"},
+        {"name": "confluence", "type": "confluence", "url": "https://example.atlassian.net/wiki", "spaces": ["ENG"],
+         "username": "a@example.org", "token_env": "UNSET_TOKEN"},
+        {"name": "mw", "type": "mediawiki", "url": "http://127.0.0.1:1/wiki"},
+        {"name": "dump", "type": "mediawiki_dump", "path": str(tmp_path / "dump.xml")},
+        {"name": "doku", "type": "dokuwiki", "url": "http://127.0.0.1:1/dokuwiki"},
+        {"name": "share", "type": "smb", "server": "127.0.0.1", "share": "docs", "username": "u", "password_env": "UNSET_PW"},
+        {"name": "records", "type": "jsonl", "paths": [str(tmp_path / "records.jsonl")]},
+    ]
+    config = write_config(tmp_path / "orgkb.toml", sources)
     # -X importtime writes hundreds of lines to stderr: a file, not a pipe nobody drains while
     # the test waits on stdout (a full pipe would block the server before it answers).
     stderr_file = (tmp_path / "stderr.txt").open("w+")
