@@ -22,147 +22,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from connectors.base import Failure
+from server.catalog_schema import SCHEMA, SCHEMA_VERSION, migrate
+from server.records import (
+    DocumentWrite,
+    SourceState,
+    StoredChunk,
+    StoredDocument,
+    file_type_of,
+    stored_chunk,
+    stored_document,
+)
 
-from connectors.base import Document, Failure, Location, MetadataValue, Section
-from server.catalog_schema import migrate
-from server.chunking import Chunk
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    key TEXT NOT NULL,
-    title TEXT NOT NULL,
-    uri TEXT NOT NULL,
-    mime_type TEXT NOT NULL,
-    file_type TEXT NOT NULL,
-    modified REAL,
-    version TEXT,
-    content_hash TEXT NOT NULL,
-    metadata TEXT NOT NULL,
-    sections TEXT NOT NULL,
-    chunk_count INTEGER NOT NULL,
-    indexed_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS documents_source_key ON documents(source, key);
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY,
-    chunk_id TEXT NOT NULL UNIQUE,
-    doc_id TEXT NOT NULL,
-    ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    heading_path TEXT NOT NULL,
-    line_start INTEGER,
-    line_end INTEGER,
-    page INTEGER,
-    anchor TEXT
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    title, heading, body, tokenize = 'porter unicode61 remove_diacritics 2'
-);
--- Keyed by documents.rowid, which stays put as long as nothing runs VACUUM on this file.
-CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-CREATE TABLE IF NOT EXISTS sources (
-    name TEXT PRIMARY KEY,
-    cursor TEXT,
-    last_sync REAL,
-    last_full_sync REAL,
-    last_error TEXT,
-    last_summary TEXT
-);
-CREATE TABLE IF NOT EXISTS failures (
-    source TEXT NOT NULL,
-    key TEXT NOT NULL,
-    message TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (source, key)
-);
-CREATE TABLE IF NOT EXISTS pending_vectors (chunk_id TEXT PRIMARY KEY);
-"""
-
-
-class StoredDocument(BaseModel):
-    """A document as the catalog holds it."""
-
-    doc_id: str
-    source: str
-    key: str
-    title: str
-    uri: str
-    mime_type: str
-    file_type: str
-    modified: float | None
-    version: str | None
-    content_hash: str
-    metadata: dict[str, MetadataValue]
-    chunk_count: int
-    indexed_at: float
-    sections: list[Section] = Field(default_factory=list)
-
-    def as_document(self) -> Document:
-        """The stored document in the connector data model (for rendering its text)."""
-        return Document(
-            source=self.source,
-            key=self.key,
-            title=self.title,
-            uri=self.uri,
-            sections=self.sections,
-            metadata=self.metadata,
-            mime_type=self.mime_type,
-        )
-
-
-class StoredChunk(BaseModel):
-    """A chunk as the catalog holds it, with its document's citation fields."""
-
-    chunk_id: str
-    doc_id: str
-    ordinal: int
-    text: str
-    heading_path: list[str]
-    location: Location
-    anchor: str | None
-    source: str
-    key: str
-    title: str
-    uri: str
-    file_type: str
-    modified: float | None
-
-
-class SourceState(BaseModel):
-    """Sync state of one source."""
-
-    name: str
-    cursor: str | None = None
-    last_sync: float | None = None
-    last_full_sync: float | None = None
-    last_error: str | None = None
-    last_summary: dict[str, int] = Field(default_factory=dict)
-
-
-class DocumentWrite(BaseModel):
-    """A document and its chunks, ready to be swapped into the catalog."""
-
-    document: Document
-    chunks: list[Chunk]
-
-
-def file_type_of(document: Document) -> str:
-    """A short type for filtering: the connector's ``file_type`` metadata, else from the mime type."""
-    explicit = document.metadata.get("file_type")
-    if isinstance(explicit, str) and explicit:
-        return explicit
-    subtype = document.mime_type.split("/")[-1]
-    return subtype.removeprefix("x-").split(".")[-1].split("+")[0]
-
+__all__ = ["Catalog", "DocumentWrite", "SourceState", "StoredChunk", "StoredDocument", "file_type_of"]
 
 class Catalog:
     """SQLite catalog; one connection per thread, WAL so readers never wait for the indexer."""
@@ -174,7 +46,7 @@ class Catalog:
         self._write_lock = threading.RLock()
         with self._write_lock:
             connection = self._connection()
-            connection.executescript(_SCHEMA)
+            connection.executescript(SCHEMA)
             connection.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -254,13 +126,13 @@ class Catalog:
     def get_document(self, doc_id: str, with_sections: bool = True) -> StoredDocument | None:
         """The stored document, or None."""
         rows = self.query("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
-        return _stored_document(rows[0], with_sections) if rows else None
+        return stored_document(rows[0], with_sections) if rows else None
 
     def find_document_by_uri(self, uri: str) -> StoredDocument | None:
         """The document whose citation uri is ``uri`` (a fragment such as ``#Section`` is ignored)."""
         base = uri.split("#", 1)[0]
         rows = self.query("SELECT * FROM documents WHERE uri = ? OR uri = ? LIMIT 1", (uri, base))
-        return _stored_document(rows[0], True) if rows else None
+        return stored_document(rows[0], True) if rows else None
 
     def list_documents(
         self,
@@ -294,7 +166,7 @@ class Catalog:
             params.extend([like, like])
         sql += " ORDER BY doc_id LIMIT ?"
         params.append(limit)
-        return [_stored_document(row, False) for row in self.query(sql, params)]
+        return [stored_document(row, False) for row in self.query(sql, params)]
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """``source -> (documents, chunks)``."""
@@ -391,12 +263,12 @@ class Catalog:
                 batch = chunk_ids[start : start + 500]
                 marks = ",".join("?" * len(batch))
                 rows = self.query(f"{_CHUNK_SELECT} WHERE c.chunk_id IN ({marks})", batch)
-                found.update((row["chunk_id"], _stored_chunk(row)) for row in rows)
+                found.update((row["chunk_id"], stored_chunk(row)) for row in rows)
         return found
 
     def document_chunks(self, doc_id: str) -> list[StoredChunk]:
         """All chunks of a document in order."""
-        return [_stored_chunk(r) for r in self.query(f"{_CHUNK_SELECT} WHERE c.doc_id = ? ORDER BY c.ordinal", (doc_id,))]
+        return [stored_chunk(r) for r in self.query(f"{_CHUNK_SELECT} WHERE c.doc_id = ? ORDER BY c.ordinal", (doc_id,))]
 
     # --- vectors awaiting cleanup -------------------------------------------------------
 
@@ -505,40 +377,3 @@ _CHUNK_SELECT = (
     "SELECT c.*, d.source, d.key, d.title, d.uri, d.file_type, d.modified FROM chunks c"
     " JOIN documents d ON d.doc_id = c.doc_id"
 )
-
-
-def _stored_document(row: sqlite3.Row, with_sections: bool) -> StoredDocument:
-    return StoredDocument(
-        doc_id=row["doc_id"],
-        source=row["source"],
-        key=row["key"],
-        title=row["title"],
-        uri=row["uri"],
-        mime_type=row["mime_type"],
-        file_type=row["file_type"],
-        modified=row["modified"],
-        version=row["version"],
-        content_hash=row["content_hash"],
-        metadata=json.loads(row["metadata"]),
-        chunk_count=row["chunk_count"],
-        indexed_at=row["indexed_at"],
-        sections=[Section.model_validate(s) for s in json.loads(row["sections"])] if with_sections else [],
-    )
-
-
-def _stored_chunk(row: sqlite3.Row) -> StoredChunk:
-    return StoredChunk(
-        chunk_id=row["chunk_id"],
-        doc_id=row["doc_id"],
-        ordinal=row["ordinal"],
-        text=row["text"],
-        heading_path=json.loads(row["heading_path"]),
-        location=Location(line_start=row["line_start"], line_end=row["line_end"], page=row["page"]),
-        anchor=row["anchor"],
-        source=row["source"],
-        key=row["key"],
-        title=row["title"],
-        uri=row["uri"],
-        file_type=row["file_type"],
-        modified=row["modified"],
-    )
