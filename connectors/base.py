@@ -175,6 +175,12 @@ class SourceConfig(BaseModel):
     sync_interval: float | None = Field(
         default=None, gt=0, description="Seconds between background syncs while `orgkb serve` runs."
     )
+    full_sync_interval: float | None = Field(
+        default=86400.0,
+        gt=0,
+        description="Sources with incremental sync list everything again after this many seconds, "
+        "to reconcile what their change feed cannot report (e.g. pages purged without a trace).",
+    )
 
     @staticmethod
     def resolve_path(value: str | Path, info: ValidationInfo) -> Path:

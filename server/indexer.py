@@ -130,18 +130,21 @@ class Indexer:
         with self._exclusive():
             self.index.open(recreate=full)
             self._clean_pending()
-            force = self._pipeline_changed()
+            # New chunking settings change every chunk: then everything is embedded again.
+            reembed = self._pipeline_changed()
             for source_config in configs:
-                summary.sources.append(self._sync_source(source_config, full=full or force))
+                summary.sources.append(self._sync_source(source_config, full=full or reembed, reembed=reembed))
             if source_names is None:
                 self._forget_removed_sources({s.name for s in config.sources})
-            if force and all(s.error is None for s in summary.sources):
+            if reembed and all(s.error is None for s in summary.sources):
                 self.index.catalog.set_meta("pipeline", self._pipeline_signature())
         return summary
 
     # --- one source ---------------------------------------------------------------------
 
-    def _sync_source(self, source_config: SourceConfig, *, full: bool) -> SourceSummary:
+    def _sync_source(self, source_config: SourceConfig, *, full: bool, reembed: bool) -> SourceSummary:
+        """Sync one source; ``full`` lists and re-reads everything (no cursor, no version stamps)
+        but still embeds only documents whose content changed, unless ``reembed``."""
         summary = SourceSummary(source=source_config.name)
         self.progress.start_source(source_config.name)
         started = time.perf_counter()
@@ -151,7 +154,7 @@ class Indexer:
             state = catalog.source_state(source_config.name)
             incremental = isinstance(connector, IncrementalConnector)
             changes_done = False
-            if incremental and state.cursor and not full:
+            if incremental and state.cursor and not full and not self._reconcile_due(source_config, state.last_full_sync):
                 try:
                     self._sync_changes(connector, state.cursor, summary)  # type: ignore[arg-type]
                     summary.incremental = changes_done = True
@@ -160,7 +163,7 @@ class Indexer:
                     log.info("source %s: %s; running a full sync", source_config.name, exc)
             if not changes_done:
                 cursor = connector.initial_cursor() if incremental else None  # type: ignore[attr-defined]
-                self._sync_full(connector, summary, force=full)
+                self._sync_full(connector, summary, reload=full, reembed=reembed)
                 summary.seconds = time.perf_counter() - started
                 catalog.record_sync(
                     source_config.name, cursor=cursor, full=True, error=None,
@@ -181,7 +184,14 @@ class Indexer:
         self.progress.end_source(summary)
         return summary
 
-    def _sync_full(self, connector: Connector, summary: SourceSummary, *, force: bool) -> None:
+    @staticmethod
+    def _reconcile_due(config: SourceConfig, last_full_sync: float | None) -> bool:
+        """True when an incremental source is due for a full listing (see ``full_sync_interval``)."""
+        if last_full_sync is None or config.full_sync_interval is None:
+            return last_full_sync is None
+        return time.time() - last_full_sync >= config.full_sync_interval
+
+    def _sync_full(self, connector: Connector, summary: SourceSummary, *, reload: bool, reembed: bool) -> None:
         name = connector.config.name
         catalog = self.index.catalog
         # Keys seen go to a temporary table and stored states are looked up one at a time, so
@@ -198,7 +208,8 @@ class Indexer:
                         unlisted_prefixes.append(item.key)
                     self._record_failure(item, summary)
                     continue
-                self._handle_ref(connector, item, catalog.document_state(f"{name}:{item.key}"), batch, force=force)
+                stored = catalog.document_state(f"{name}:{item.key}")
+                self._handle_ref(connector, item, stored, batch, reload=reload, reembed=reembed)
             batch.flush()
             # Only a complete listing gets here (a ConnectorError skips it), so absence means deletion.
             for keys in seen.unseen(name):
@@ -212,11 +223,12 @@ class Indexer:
     def _sync_changes(self, connector: IncrementalConnector, cursor: str, summary: SourceSummary) -> None:
         name = connector.config.name
         change = connector.changes_since(cursor)
-        known = self.index.catalog.document_states(name)
+        catalog = self.index.catalog
         batch = _Batch(self, name, summary)
         for ref in change.updated:
-            self._handle_ref(connector, ref, known.get(ref.key), batch, force=False)
-        batch.delete([f"{name}:{key}" for key in change.deleted if key in known])
+            stored = catalog.document_state(f"{name}:{ref.key}")
+            self._handle_ref(connector, ref, stored, batch, reload=False, reembed=False)
+        batch.delete([f"{name}:{key}" for key in change.deleted if catalog.document_state(f"{name}:{key}") is not None])
         batch.flush()
         # The cursor moves only once every change up to it is safely in the index.
         failures = self.index.catalog.failures(name)
@@ -233,10 +245,11 @@ class Indexer:
         stored: tuple[str | None, str] | None,
         batch: _Batch,
         *,
-        force: bool,
+        reload: bool,
+        reembed: bool,
     ) -> None:
         name = connector.config.name
-        if stored is not None and not force and ref.version is not None and stored[0] == ref.version:
+        if stored is not None and not reload and ref.version is not None and stored[0] == ref.version:
             batch.summary.unchanged += 1
             self.progress.advance(name, 1, ref.key)
             return
@@ -254,7 +267,7 @@ class Indexer:
             return
         if document.version is None:
             document = document.model_copy(update={"version": ref.version})
-        if stored is not None and stored[1] == document.content_hash and not force:
+        if stored is not None and stored[1] == document.content_hash and not reembed:
             batch.summary.unchanged += 1
             if stored[0] != document.version:
                 self.index.catalog.set_version(document.id, document.version)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import pytest
 
+from connectors.base import Change, ConnectorRegistry, Document, DocumentRef, Section, SourceConfig
 from connectors.filetree import FileEntry
 from server.embedding import Embedder, HashingEmbedder
 from server.errors import IndexMismatchError
@@ -197,3 +200,78 @@ def test_interrupted_write_leaves_no_visible_half_and_is_cleaned_up(
     assert summary.total("updated") == 1
     assert index.store.count() == sum(chunks for _, chunks in index.catalog.counts().values())
     assert "CFO" in Searcher(index).search("who approves expenses", limit=1).hits[0].text
+
+
+def test_full_run_reconciles_without_embedding_unchanged_documents(
+    docs: Path, make_index: IndexFactory, hashing_embedder: HashingEmbedder
+) -> None:
+    index = make_index([{"name": "docs", "type": "files", "paths": [str(docs)]}], hashing_embedder)
+    Indexer(index).run()
+    hashing_embedder.embedded_texts.clear()
+    full = Indexer(index).run(full=True).sources[0]
+    assert (full.unchanged, full.chunks_embedded) == (3, 0)
+    assert hashing_embedder.embedded_texts == []
+
+
+def test_new_chunk_size_embeds_everything_again(docs: Path, make_index: IndexFactory, hashing_embedder: HashingEmbedder) -> None:
+    source = {"name": "docs", "type": "files", "paths": [str(docs)]}
+    index = make_index([source], hashing_embedder)
+    Indexer(index).run()
+    hashing_embedder.embedded_texts.clear()
+    smaller = make_index([source], hashing_embedder, chunking={"max_tokens": 20})
+    summary = Indexer(smaller).run().sources[0]
+    assert summary.updated == 3 and hashing_embedder.embedded_texts
+    hashing_embedder.embedded_texts.clear()
+    assert Indexer(smaller).run().total("chunks_embedded") == 0
+
+
+class _FeedConfig(SourceConfig):
+    type: Literal["test_feed"] = "test_feed"
+
+
+class _FeedConnector:
+    """An in-memory source with a change feed that never reports deletions (like a purge)."""
+
+    pages: ClassVar[dict[str, str]] = {}
+    listings: ClassVar[int] = 0
+
+    def __init__(self, config: _FeedConfig) -> None:
+        self.config = config
+
+    def check(self) -> list[str]:
+        return []
+
+    def list_documents(self) -> Iterator[DocumentRef]:
+        type(self).listings += 1
+        for key, text in self.pages.items():
+            yield DocumentRef(key=key, version=text)
+
+    def load(self, ref: DocumentRef) -> Document:
+        return Document(source=self.config.name, key=ref.key, title=ref.key, uri=f"https://feed/{ref.key}",
+                        sections=[Section(text=self.pages[ref.key])])
+
+    def initial_cursor(self) -> str:
+        return "now"
+
+    def changes_since(self, cursor: str) -> Change:
+        return Change(cursor="now")
+
+
+ConnectorRegistry.register_lazy("test_feed", _FeedConfig, _FeedConnector)
+
+
+def test_incremental_sources_reconcile_in_full_on_their_interval(
+    make_index: IndexFactory, hashing_embedder: HashingEmbedder
+) -> None:
+    _FeedConnector.pages = {"a": "alpha text", "b": "beta text"}
+    _FeedConnector.listings = 0
+    source = {"name": "feed", "type": "test_feed"}
+    index = make_index([source], hashing_embedder)
+    assert Indexer(index).run().total("added") == 2 and _FeedConnector.listings == 1
+    del _FeedConnector.pages["b"]  # purged: the feed reports nothing
+    incremental = Indexer(index).run().sources[0]
+    assert incremental.incremental and incremental.deleted == 0 and _FeedConnector.listings == 1
+    due = make_index([{**source, "full_sync_interval": 0.001}], hashing_embedder)
+    reconciled = Indexer(due).run().sources[0]
+    assert not reconciled.incremental and reconciled.deleted == 1 and _FeedConnector.listings == 2
+    assert reconciled.chunks_embedded == 0  # the page still there was not embedded again
