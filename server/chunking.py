@@ -50,6 +50,8 @@ class _Piece(BaseModel):
     text: str
     line_start: int | None
     line_end: int | None
+    # Part of the same paragraph as the piece before it (a long paragraph split at sentences).
+    continues: bool = False
 
 
 def chunk_id(doc_id: str, content_hash: str, ordinal: int) -> str:
@@ -133,6 +135,8 @@ def _split_long(paragraph: _Piece, count_tokens: TokenCounter, budget: int) -> l
         for words in _split_words(sentence, count_tokens, budget):
             piece = _Piece(text=words, line_start=paragraph.line_start, line_end=paragraph.line_end)
             out.append((piece, count_tokens([words])[0]))
+    for piece, _ in out[1:]:
+        piece.continues = True
     return _narrow_lines(paragraph, out)
 
 
@@ -150,7 +154,7 @@ def _narrow_lines(paragraph: _Piece, parts: list[tuple[_Piece, int]]) -> list[tu
             continue
         first = paragraph.line_start + text.count("\n", 0, found)
         last = first + piece.text.count("\n")
-        narrowed.append((_Piece(text=piece.text, line_start=first, line_end=last), size))
+        narrowed.append((_Piece(text=piece.text, line_start=first, line_end=last, continues=piece.continues), size))
         cursor = found + 1
     return narrowed
 
@@ -181,20 +185,23 @@ def _split_words(text: str, count_tokens: TokenCounter, budget: int) -> list[str
 def _pack(units: list[tuple[_Piece, int]], budget: int) -> list[_Piece]:
     """Join consecutive units into chunks as large as the budget allows."""
     chunks: list[_Piece] = []
-    texts: list[str] = []
+    text = ""
     first: int | None = None
     last: int | None = None
     used = 0
     for piece, size in units:
         # Joining two units costs about one extra token for the separator.
-        if texts and used + size + 1 > budget:
-            chunks.append(_Piece(text="\n\n".join(texts), line_start=first, line_end=last))
-            texts, used, first = [], 0, None
-        if not texts:
+        if text and used + size + 1 > budget:
+            chunks.append(_Piece(text=text, line_start=first, line_end=last))
+            text, used, first = "", 0, None
+        if not text:
             first = piece.line_start
-        texts.append(piece.text)
+            text = piece.text
+        else:
+            # Sentences of one paragraph stay one paragraph; paragraphs keep their blank line.
+            text += (" " if piece.continues else "\n\n") + piece.text
         last = piece.line_end if piece.line_end is not None else last
         used += size + (1 if used else 0)
-    if texts:
-        chunks.append(_Piece(text="\n\n".join(texts), line_start=first, line_end=last))
+    if text:
+        chunks.append(_Piece(text=text, line_start=first, line_end=last))
     return chunks

@@ -39,6 +39,8 @@ from server.writer_lock import exclusive_writer
 log = logging.getLogger(__name__)
 
 BATCH_CHUNKS = 256
+# Bumped when chunking changes how text is cut or joined, so existing indexes are re-chunked once.
+CHUNKER_VERSION = 2
 
 
 class SourceSummary(BaseModel):
@@ -306,7 +308,7 @@ class Indexer:
 
     def _pipeline_signature(self) -> str:
         embedding = self.index.config.embedding
-        return f"chunk_tokens={self.index.max_chunk_tokens}|doc_prefix={embedding.document_prefix}"
+        return f"chunker={CHUNKER_VERSION}|chunk_tokens={self.index.max_chunk_tokens}|doc_prefix={embedding.document_prefix}"
 
     def _pipeline_changed(self) -> bool:
         """True when chunking settings changed since the index was built: every document is redone."""

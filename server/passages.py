@@ -177,7 +177,7 @@ def _adjacent(before: StoredChunk, after: StoredChunk) -> bool:
 
 def _hit(group: list[Entry], chunks: dict[str, StoredChunk]) -> SearchHit:
     parts = [chunks[e.chunk_id] for e in group]
-    first, last = parts[0], parts[-1]
+    first = parts[0]
     starts = [p.location.line_start for p in parts if p.location.line_start is not None]
     ends = [p.location.line_end for p in parts if p.location.line_end is not None]
     location = Location(

@@ -7,10 +7,7 @@ the best *matching* candidates come back however many others would score higher.
 from __future__ import annotations
 
 import re
-import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from server.filters import SearchFilters
@@ -27,7 +24,6 @@ _STOPWORDS = frozenset(
 )
 
 
-_QUERY_THREADS_LOCK = threading.Lock()
 
 
 class Retrieved(NamedTuple):
@@ -51,8 +47,7 @@ def semantic(
 ) -> Retrieved:
     """The ``pool`` nearest chunks; each document scores its best chunk's cosine similarity."""
     index.open()
-    with _single_threaded_torch():
-        vector = index.embedder.embed_query(query)
+    vector = index.embedder.embed_query(query)
     nearest = index.store.query(vector, pool, filters.to_chroma(prefix_ids))
     # Document ids come from the catalog (cheaper than Chroma metadata); a vector it lacks is stale.
     doc_of = _documents_of(index, [chunk_id for chunk_id, _ in nearest])
@@ -126,28 +121,6 @@ def best_chunks(index: KnowledgeIndex, query: str, doc_ids: Sequence[str]) -> li
         )
         found.extend((row["chunk_id"], row["doc_id"]) for row in rows)
     return found
-
-
-@contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    """Run one query's embedding on one torch thread.
-
-    A single short input gains nothing from intra-op threads, and on a small busy machine they
-    wait for each other: on 2 shared cores one thread embedded a query in 12 ms (p95 17 ms)
-    against 20 ms (p95 300 ms) with two. The setting is process-wide, so it is changed under a
-    lock and restored at once; batch embedding while indexing keeps every thread.
-    """
-    torch = sys.modules.get("torch")  # loaded by a real model; absent with a test embedder
-    if torch is None:
-        yield
-        return
-    with _QUERY_THREADS_LOCK:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
 
 
 def _documents_of(index: KnowledgeIndex, chunk_ids: list[str]) -> dict[str, str]:

@@ -59,3 +59,17 @@ def test_chunk_ids_are_deterministic_and_change_with_content() -> None:
     assert first == again
     assert first != changed
     assert first[0] == chunk_id(doc.id, doc.content_hash, 0)
+
+
+def test_a_split_paragraph_keeps_its_sentences_together(hashing_embedder: HashingEmbedder) -> None:
+    sentences = [f"Sentence number {n} talks about topic {n}." for n in range(12)]
+    paragraph = " ".join(sentences)
+    doc = _doc(Section(text=f"{paragraph}\n\nA short closing paragraph.", line_start=1))
+    chunks = chunk_document(doc, hashing_embedder.count_tokens, 40)
+    assert len(chunks) > 2
+    # No chunk invents paragraph breaks inside the long paragraph...
+    body = [c.text for c in chunks if "closing" not in c.text]
+    assert all("\n\n" not in text for text in body)
+    assert " ".join(body).startswith("Sentence number 0 talks about topic 0. Sentence number 1")
+    # ...and the real paragraph break before the closing paragraph survives.
+    assert chunks[-1].text.endswith("\n\nA short closing paragraph.") or chunks[-1].text == "A short closing paragraph."

@@ -9,7 +9,7 @@ import pytest
 
 from connectors.base import DocumentRef, Failure
 from connectors.files import FilesConfig, FilesConnector
-from connectors.filetree import glob_regex, matches
+from connectors.filetree import glob_regex
 
 
 @pytest.mark.parametrize(
