@@ -6,6 +6,7 @@ import argparse
 import sys
 from datetime import UTC
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -14,6 +15,7 @@ from rich.table import Table
 from connectors.base import ConnectorError, ConnectorRegistry
 from server.cli import command, print_json, quiet_model_loading
 from server.config import OrgkbConfig
+from server.errors import OrgkbError
 from server.filters import SearchFilters
 from server.indexer import Indexer, IndexSummary, SourceSummary
 from server.knowledge import KnowledgeIndex
@@ -90,7 +92,21 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", "-s", action="append", help="only this source (repeatable)")
     parser.add_argument("--path-prefix")
     parser.add_argument("--type", action="append", dest="file_types", help="only this file type (repeatable)")
+    parser.add_argument("--modified-after", help="only documents modified at/after this ISO date or time")
+    parser.add_argument("--modified-before", help="only documents modified before this ISO date or time")
+    parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata equality (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the hits as one JSON object")
+
+
+def _metadata_pairs(pairs: list[str]) -> dict[str, str] | None:
+    """``["dept=HR"]`` as ``{"dept": "HR"}``."""
+    metadata = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise OrgkbError(f"--meta takes KEY=VALUE, not {pair!r}")
+        metadata[key.strip()] = value.strip()
+    return metadata or None
 
 
 @command("search", "search the index and print cited passages", _search_arguments)
@@ -98,7 +114,18 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Search and print cited hits (or JSON)."""
     quiet_model_loading()
     service = KnowledgeService(KnowledgeIndex(config))
-    filters = SearchFilters(sources=args.source, path_prefix=args.path_prefix, file_types=args.file_types)
+    try:
+        filters = SearchFilters(
+            sources=args.source,
+            path_prefix=args.path_prefix,
+            file_types=args.file_types,
+            modified_after=args.modified_after,
+            modified_before=args.modified_before,
+            metadata=_metadata_pairs(args.meta),
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise OrgkbError(f"invalid filter {'.'.join(str(p) for p in error['loc'])}: {error['msg']}") from None
     response = service.searcher.search(args.query, limit=args.limit, mode=args.mode, filters=filters)
     if args.json:
         print_json(response.model_dump(mode="json"))

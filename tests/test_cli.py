@@ -48,3 +48,18 @@ def test_config_mistakes_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "folder not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_search_filters_by_metadata_and_date_from_the_command_line(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("---\nteam: finance\n---\n# Budget\n\nThe travel budget is frozen until June.\n")
+    (docs / "b.md").write_text("---\nteam: sales\n---\n# Targets\n\nThe travel budget for sales doubles in June.\n")
+    config = write_config(tmp_path / "orgkb.toml", [{"name": "docs", "type": "files", "paths": [str(docs)]}])
+    assert _orgkb("--config", str(config), "index").returncode == 0
+    found = _orgkb("--config", str(config), "search", "travel budget", "--meta", "team=sales", "--json")
+    assert [h["doc_id"] for h in json.loads(found.stdout)["hits"]] == ["docs:b.md"]
+    future = _orgkb("--config", str(config), "search", "travel budget", "--modified-after", "2999-01-01", "--json")
+    assert json.loads(future.stdout)["hits"] == []
+    bad = _orgkb("--config", str(config), "search", "travel", "--modified-after", "soon")
+    assert bad.returncode == 2 and "modified_after" in bad.stderr and "Traceback" not in bad.stderr
