@@ -107,7 +107,7 @@ def register(server: MCPServer[Any], service: KnowledgeService, live: LiveIndex,
     async def reindex(
         ctx: Context,
         source: Annotated[str | None, Field(description="Only this source (see list_sources); all when absent.")] = None,
-        full: Annotated[bool, Field(description="Re-read and re-embed everything, not only what changed.")] = False,
+        full: Annotated[bool, Field(description="Re-read every document, ignoring change feeds and version stamps, to reconcile deletions; still embeds only changed content.")] = False,
     ) -> ReindexResult:
         try:
             names = access_of(ctx.request_context.request).select([source] if source else None, configured)
