@@ -7,13 +7,13 @@ for before it answers `initialize`.
 
 # Source `type` -> the module that registers it (its config model and connector).
 BUILTIN_TYPES: dict[str, str] = {
-    "files": "connectors.files",
-    "markdown_wiki": "connectors.markdown_wiki",
-    "smb": "connectors.smb",
-    "mediawiki": "connectors.mediawiki",
-    "mediawiki_dump": "connectors.mediawiki_dump",
-    "dokuwiki": "connectors.dokuwiki",
-    "confluence": "connectors.confluence",
-    "sql": "connectors.sql_config",
-    "jsonl": "connectors.jsonl",
+    "files": "orgkb.connectors.files",
+    "markdown_wiki": "orgkb.connectors.markdown_wiki.connector",
+    "smb": "orgkb.connectors.smb",
+    "mediawiki": "orgkb.connectors.mediawiki.connector",
+    "mediawiki_dump": "orgkb.connectors.mediawiki.dump",
+    "dokuwiki": "orgkb.connectors.dokuwiki",
+    "confluence": "orgkb.connectors.confluence.connector",
+    "sql": "orgkb.connectors.sql.config",
+    "jsonl": "orgkb.connectors.jsonl",
 }

@@ -302,7 +302,7 @@ class ConnectorRegistry:
     def get(cls, type_name: str) -> ConnectorType:
         """The entry for ``type_name``; `KeyError` names the known types."""
         if type_name not in cls._types:
-            from connectors import BUILTIN_TYPES
+            from orgkb.connectors import BUILTIN_TYPES
 
             if type_name in BUILTIN_TYPES:
                 importlib.import_module(BUILTIN_TYPES[type_name])
@@ -329,7 +329,7 @@ class ConnectorRegistry:
 
 def load_builtin_connectors() -> None:
     """Import every bundled connector module so each registers itself."""
-    from connectors import BUILTIN_TYPES
+    from orgkb.connectors import BUILTIN_TYPES
 
     for module in BUILTIN_TYPES.values():
         importlib.import_module(module)

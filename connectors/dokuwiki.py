@@ -18,7 +18,7 @@ from xml.parsers.expat import ExpatError
 
 from pydantic import Field
 
-from connectors.base import (
+from orgkb.connectors.base import (
     Change,
     ConnectorError,
     ConnectorRegistry,
@@ -30,8 +30,8 @@ from connectors.base import (
     Failure,
     Section,
 )
-from connectors.http import HttpAuthError, HttpStatusError
-from connectors.wiki import SessionExpired, WikiConfig, WikiSession, rendered_sections, site_root, wiki_http, wiki_password
+from orgkb.connectors.http import HttpAuthError, HttpStatusError
+from orgkb.connectors.wiki import SessionExpired, WikiConfig, WikiSession, rendered_sections, site_root, wiki_http, wiki_password
 
 ENTRY_POINTS = ("doku.php", "lib/exe/xmlrpc.php")
 # getRecentChanges is asked from a little before the cursor: a save stamped just before the

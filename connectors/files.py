@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig
-from connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
+from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig
+from orgkb.connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
 
 
 class FilesConfig(FileFilterConfig):

@@ -17,8 +17,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from connectors.base import Document, DocumentError, DocumentRef, Failure, Section, SkippedDocument, SourceConfig
-from connectors.formats import ParsedFile, SkipFile, parse_file
+from orgkb.connectors.base import Document, DocumentError, DocumentRef, Failure, Section, SkippedDocument, SourceConfig
+from orgkb.connectors.formats import ParsedFile, SkipFile, parse_file
 
 DEFAULT_EXCLUDE = [
     ".git/", ".hg/", ".svn/", "node_modules/", "__pycache__/", ".venv/", ".orgkb/",

@@ -12,7 +12,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import ConnectorError, CredentialsError
+from orgkb.connectors.base import ConnectorError, CredentialsError
 
 if TYPE_CHECKING:
     import httpx
@@ -69,7 +69,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.retries = retries
         self.backoff = backoff
-        import httpx  # imported on first use: ~0.1 s that server start-up should not pay
+        import httpx  # imported on first use: ~0.1 s that orgkb.server start-up should not pay
 
         self.client = httpx.Client(
             base_url=self.base_url,

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from connectors.base import (
+from orgkb.connectors.base import (
     ConnectorError,
     ConnectorRegistry,
     Document,

@@ -23,9 +23,9 @@ from urllib.parse import quote
 
 from pydantic import Field, field_validator
 
-from connectors.base import ConnectorError, ConnectorRegistry, CredentialsError, Document, DocumentRef, Failure
-from connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
-from connectors.http import secret_from_env
+from orgkb.connectors.base import ConnectorError, ConnectorRegistry, CredentialsError, Document, DocumentRef, Failure
+from orgkb.connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
+from orgkb.connectors.http import secret_from_env
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from connectors.base import ConnectorError, Section, SourceConfig
-from connectors.http import HttpClient, secret_from_env
+from orgkb.connectors.base import ConnectorError, Section, SourceConfig
+from orgkb.connectors.http import HttpClient, secret_from_env
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ def rendered_sections(html: str, furniture: Iterable[str] = ()) -> list[Section]
     # Imported here: bs4 costs start-up time that only syncing a wiki needs to pay.
     from bs4 import BeautifulSoup
 
-    from connectors.formats import html as html_format
+    from orgkb.connectors.formats import html as html_format
 
     soup = BeautifulSoup(html, "html.parser")
     for selector in furniture:

@@ -55,7 +55,7 @@ def make_sqlite(path: Path, count: int) -> str:
 
 
 def config_for(url: str, data_dir: Path, stamps: bool) -> Any:
-    from server.config import OrgkbConfig
+    from orgkb.server.config import OrgkbConfig
 
     table: dict[str, Any] = {"table": "tickets", "id": "id", "title": "subject", "text": ["body", "status"]}
     if stamps:
@@ -68,7 +68,7 @@ class QuietHashingEmbedder:
     """The `HashingEmbedder` without its record of every embedded text (that would be O(rows))."""
 
     def __init__(self) -> None:
-        from server.embedding import HashingEmbedder
+        from orgkb.server.embedding.embedder import HashingEmbedder
 
         self.inner = HashingEmbedder(dimension=32)
 
@@ -87,9 +87,9 @@ def peak_rss_mb() -> float:
 
 def child(mode: str, url: str, data_dir: Path, stamps: bool) -> dict[str, Any]:
     """One measurement in this (fresh) process."""
-    from connectors.base import ConnectorRegistry, DocumentRef
-    from server.indexer import Indexer
-    from server.knowledge import KnowledgeIndex
+    from orgkb.connectors.base import ConnectorRegistry, DocumentRef
+    from orgkb.server.index.indexer import Indexer
+    from orgkb.server.index.knowledge import KnowledgeIndex
 
     config = config_for(url, data_dir, stamps)
     started = time.perf_counter()

@@ -46,7 +46,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from mcp import ClientSession  # noqa: E402
 from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 
-from server.embedding import DEFAULT_MODEL_NAME, HashingEmbedder  # noqa: E402
+from orgkb.server.embedding.embedder import DEFAULT_MODEL_NAME, HashingEmbedder  # noqa: E402
 
 SECTIONS_PER_FILE = 10
 SCIFACT = PROJECT_ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
@@ -96,9 +96,9 @@ def paragraphs() -> list[str]:
 
 def build(workdir: Path, chunks: int, rebuild: bool) -> Path:
     """Write the corpus and its config, and index it (once; reused unless ``rebuild``)."""
-    from server.config import load_config
-    from server.indexer import Indexer
-    from server.knowledge import KnowledgeIndex
+    from orgkb.server.config import load_config
+    from orgkb.server.index.indexer import Indexer
+    from orgkb.server.index.knowledge import KnowledgeIndex
 
     config_path = workdir / "orgkb.toml"
     if config_path.exists() and not rebuild:
@@ -222,7 +222,7 @@ async def main() -> None:
     config = build(options.workdir, options.chunks, options.rebuild)
     bare = options.workdir / "bare_server.py"
     bare.write_text(BARE_SERVER, encoding="utf-8")
-    serve = ["-m", "server", "--config", str(config), "serve"]
+    serve = ["-m", "orgkb.server", "--config", str(config), "serve"]
     print(f"index: {options.workdir / 'data'} ({options.chunks:,} chunks; see the docstring about its vectors)")
 
     print("\n1. initialize latency, process spawn to initialize result (runs interleaved)")

@@ -14,9 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from connectors.dokuwiki import DokuWikiConfig, DokuWikiConnector
-from connectors.mediawiki import MediaWikiConfig, MediaWikiConnector
-from connectors.mediawiki_dump import MediaWikiDumpConfig, MediaWikiDumpConnector
+from orgkb.connectors.dokuwiki import DokuWikiConfig, DokuWikiConnector
+from orgkb.connectors.mediawiki.connector import MediaWikiConfig, MediaWikiConnector
+from orgkb.connectors.mediawiki.dump import MediaWikiDumpConfig, MediaWikiDumpConnector
 from tests.wikiservers import DW_READER, MW_READER, DokuWikiServer, MediaWikiServer
 
 PARAGRAPH = "Forecasts for store {n} are refreshed nightly; the planner checks the stock levels at 06:00. "

@@ -2,6 +2,6 @@
 
 import sys
 
-from server.cli import main
+from orgkb.server.cli.main import main
 
 sys.exit(main())

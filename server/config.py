@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from connectors.base import ConnectorRegistry, SourceConfig
-from server.errors import ConfigError
+from orgkb.connectors.base import ConnectorRegistry, SourceConfig
+from orgkb.server.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "orgkb.toml"
 DEFAULT_MODEL = "default"

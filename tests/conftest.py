@@ -22,9 +22,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = PROJECT_ROOT / "sample_docs"
 SHARED = PROJECT_ROOT.parent / "shared"
 
-from server.config import EmbeddingConfig, OrgkbConfig, load_config  # noqa: E402
-from server.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
-from server.knowledge import KnowledgeIndex  # noqa: E402
+from orgkb.server.config import EmbeddingConfig, OrgkbConfig, load_config  # noqa: E402
+from orgkb.server.embedding.embedder import Embedder, HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
+from orgkb.server.index.knowledge import KnowledgeIndex  # noqa: E402
 from tests.wikiservers import DokuWikiServer, MediaWikiServer, missing_programs  # noqa: E402
 
 
@@ -98,7 +98,7 @@ def make_index(tmp_path: Path) -> Iterator[IndexFactory]:
 
 def orgkb_command(*args: str) -> list[str]:
     """The argv that runs the `orgkb` CLI of this checkout in a subprocess."""
-    return [sys.executable, "-m", "server", *args]
+    return [sys.executable, "-m", "orgkb.server", *args]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from server.service import KnowledgeService
+from orgkb.server.app.service import KnowledgeService
 
 
 def register(server: MCPServer[Any], service: KnowledgeService) -> None:

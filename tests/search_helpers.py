@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.indexer import IndexSummary, SourceSummary
-from server.knowledge import KnowledgeIndex
-from server.search import SearchHit, Searcher
+from orgkb.server.index.indexer import IndexSummary, SourceSummary
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.search.searcher import SearchHit, Searcher
 
 
 def hits_for(index: KnowledgeIndex, query: str, **options: Any) -> list[SearchHit]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from server import retrieval
-from server.catalog import SCHEMA_VERSION, Catalog
-from server.embedding import HashingEmbedder
-from server.errors import OrgkbError
-from server.indexer import Indexer
-from server.search import Searcher
+from orgkb.server.search import retrieval
+from orgkb.server.store.catalog import SCHEMA_VERSION, Catalog
+from orgkb.server.embedding.embedder import HashingEmbedder
+from orgkb.server.errors import OrgkbError
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory
 
 

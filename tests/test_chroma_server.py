@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.search import Searcher
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory
 
 
@@ -84,7 +84,7 @@ def test_unreachable_chroma_server_is_one_clear_error(tmp_path: Path, make_index
     docs.mkdir()
     store = {"kind": "http", "host": "127.0.0.1", "port": _free_port()}
     index = make_index([{"name": "office", "type": "files", "paths": [str(docs)]}], real_embedder, store=store)
-    from server.errors import OrgkbError
+    from orgkb.server.errors import OrgkbError
 
     with pytest.raises(OrgkbError, match="Chroma server at http://127.0.0.1"):
         Indexer(index).run()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.base import Document, Section
-from server.chunking import chunk_document, chunk_id
-from server.embedding import Embedder, HashingEmbedder
+from orgkb.connectors.base import Document, Section
+from orgkb.server.index.chunking import chunk_document, chunk_id
+from orgkb.server.embedding.embedder import Embedder, HashingEmbedder
 
 
 def _doc(*sections: Section, title: str = "Handbook") -> Document:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from server.config import load_config
-from server.errors import ConfigError
+from orgkb.server.config import load_config
+from orgkb.server.errors import ConfigError
 
 
 def _write(path: Path, text: str) -> Path:

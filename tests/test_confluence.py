@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from connectors.confluence_storage import storage_sections
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.search import Searcher
+from orgkb.connectors.confluence.storage import storage_sections
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory
 from tests.fake_confluence import FakeConfluence
 
@@ -194,7 +194,7 @@ def test_data_center_token_and_urls(make_index: IndexFactory, real_embedder: Emb
 
 
 def test_config_infers_the_deployment_and_needs_a_username_for_cloud() -> None:
-    from connectors.confluence import ConfluenceConfig
+    from orgkb.connectors.confluence.connector import ConfluenceConfig
 
     base = {"name": "wiki", "type": "confluence", "token_env": TOKEN_ENV, "spaces": ["ENG"]}
     cloud = ConfluenceConfig.model_validate({**base, "url": "https://brightwater.atlassian.net/", "username": "ana@brightwater.example"})

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorError, DocumentRef
-from connectors.dokuwiki import DokuWikiConfig, DokuWikiConnector
-from server.embedding import Embedder
-from server.indexer import Indexer
+from orgkb.connectors.base import ConnectorError, DocumentRef
+from orgkb.connectors.dokuwiki import DokuWikiConfig, DokuWikiConnector
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
 from tests.conftest import IndexFactory, orgkb_command, subprocess_env, write_config
 from tests.search_helpers import hits_for, indexed_keys, only, sync_state
 from tests.tcp_proxy import TcpProxy

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from server.benchmark import load_beir
+from orgkb.server.eval.benchmark import load_beir
 from tests.conftest import SHARED, orgkb_command, subprocess_env
 
 SCIFACT = SHARED / "data" / "scifact"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import DocumentRef, Failure
-from connectors.files import FilesConfig, FilesConnector
-from connectors.filetree import glob_regex
+from orgkb.connectors.base import DocumentRef, Failure
+from orgkb.connectors.files import FilesConfig, FilesConnector
+from orgkb.connectors.filetree import glob_regex
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_symlinks_never_lead_outside_the_root(tmp_path: Path) -> None:
     assert set(failures) == {"leak.txt", "leakdir"}
     assert all("outside the source root" in m for m in failures.values())
     # Even a forged ref cannot read through a link out of the root.
-    from connectors.base import DocumentError
+    from orgkb.connectors.base import DocumentError
 
     with pytest.raises(DocumentError):
         connector.load(DocumentRef(key="leak.txt"))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import DocumentError, Section
-from connectors.formats import ParsedFile, SkipFile, is_supported, parse_file, supported_suffixes
+from orgkb.connectors.base import DocumentError, Section
+from orgkb.connectors.formats import ParsedFile, SkipFile, is_supported, parse_file, supported_suffixes
 
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
 

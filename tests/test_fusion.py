@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.fusion import Ranking, fuse, fuse_rrf, fuse_zscore, max_per_document, single, standardise, zscores
+from orgkb.server.search.fusion import Ranking, fuse, fuse_rrf, fuse_zscore, max_per_document, single, standardise, zscores
 
 # Vector hits: document A has chunks a1 (0.9) and a2 (0.4); B has b1 (0.8). Documents score their best chunk.
 SEMANTIC = max_per_document([("a1", "A", 0.9), ("b1", "B", 0.8), ("a2", "A", 0.4)])

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connectors.base import ConnectorError, CredentialsError
-from connectors.http import HttpClient, secret_from_env
+from orgkb.connectors.base import ConnectorError, CredentialsError
+from orgkb.connectors.http import HttpClient, secret_from_env
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from server.config import load_config
-from server.errors import ConfigError
-from server.http_transport import RequestGuard, check_bind, is_loopback, load_tokens
+from orgkb.server.config import load_config
+from orgkb.server.errors import ConfigError
+from orgkb.server.mcp.http import RequestGuard, check_bind, is_loopback, load_tokens
 from tests.conftest import write_config
 
 

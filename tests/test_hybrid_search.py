@@ -9,13 +9,13 @@ import anyio
 import pytest
 from mcp import Client
 
-from server.config import load_config
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.knowledge import KnowledgeIndex
-from server.mcp_app import build_server
-from server.search import Searcher
-from server.service import KnowledgeService
+from orgkb.server.config import load_config
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.mcp.app import build_server
+from orgkb.server.search.searcher import Searcher
+from orgkb.server.app.service import KnowledgeService
 from tests.conftest import write_config
 
 POLICIES = [

@@ -10,12 +10,12 @@ from typing import ClassVar, Literal
 
 import pytest
 
-from connectors.base import Change, ConnectorRegistry, Document, DocumentRef, Section, SourceConfig
-from connectors.filetree import FileEntry
-from server.embedding import Embedder, HashingEmbedder
-from server.errors import IndexMismatchError
-from server.indexer import Indexer
-from server.search import Searcher
+from orgkb.connectors.base import Change, ConnectorRegistry, Document, DocumentRef, Section, SourceConfig
+from orgkb.connectors.filetree import FileEntry
+from orgkb.server.embedding.embedder import Embedder, HashingEmbedder
+from orgkb.server.errors import IndexMismatchError
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory
 
 
@@ -134,7 +134,7 @@ def test_unlistable_folder_keeps_its_documents(
 ) -> None:
     index = make_index([{"name": "docs", "type": "files", "paths": [str(docs)]}], hashing_embedder)
     Indexer(index).run()
-    from connectors.files import LocalTree
+    from orgkb.connectors.files import LocalTree
 
     original = LocalTree.list_dir
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from server.config import load_config
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.knowledge import KnowledgeIndex
+from orgkb.server.config import load_config
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
 from tests.conftest import PROJECT_ROOT, subprocess_env, write_config
 
 INSPECTOR_VERSION = "0.15.0"
@@ -53,7 +53,7 @@ def config(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
 
 def _start(inspector: Path, config: Path, *method: str) -> subprocess.Popen[str]:
     # The Inspector claims `--config` for itself, so the server finds its config through ORGKB_CONFIG.
-    command = [str(inspector), "--cli", sys.executable, "-m", "server", "serve", "--method", *method]
+    command = [str(inspector), "--cli", sys.executable, "-m", "orgkb.server", "serve", "--method", *method]
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(PROJECT_ROOT),
         env=subprocess_env(ORGKB_CONFIG=str(config)),

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ConnectorError, ConnectorRegistry, DocumentRef, Failure
-from connectors.jsonl import JsonlConfig, JsonlConnector
-from server.config import load_config
-from server.embedding import HashingEmbedder
-from server.errors import ConfigError
-from server.indexer import Indexer
-from server.search import Searcher
+from orgkb.connectors.base import ConnectorError, ConnectorRegistry, DocumentRef, Failure
+from orgkb.connectors.jsonl import JsonlConfig, JsonlConnector
+from orgkb.server.config import load_config
+from orgkb.server.embedding.embedder import HashingEmbedder
+from orgkb.server.errors import ConfigError
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory, write_config
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from server.config import load_config
-from server.embedding import HashingEmbedder
-from server.indexer import Indexer, SourceSummary
-from server.knowledge import KnowledgeIndex
-from server.live import IndexChange, LiveIndex
-from server.search import Searcher
-from server.service import KnowledgeService
+from orgkb.server.config import load_config
+from orgkb.server.embedding.embedder import HashingEmbedder
+from orgkb.server.index.indexer import Indexer, SourceSummary
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.index.live import IndexChange, LiveIndex
+from orgkb.server.search.searcher import Searcher
+from orgkb.server.app.service import KnowledgeService
 from tests.conftest import IndexFactory, orgkb_command, subprocess_env, toml_value, write_config
 
 
@@ -152,7 +152,7 @@ def test_the_writer_lock_keeps_one_writer_and_live_sync_waits_for_it(
 ) -> None:
     index = make_index([{"name": "docs", "type": "files", "paths": [str(docs)]}], HashingEmbedder())
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from server.writer_lock import WriterLock; "
+        [sys.executable, "-c", "import sys; from pathlib import Path; from orgkb.server.index.writer_lock import WriterLock; "
          f"lock = WriterLock(Path({str(index.data_dir)!r})); assert lock.try_acquire('orgkb index'); "
          "print('held', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=subprocess_env(),

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Document, DocumentRef
-from connectors.markdown_wiki import MarkdownWikiConfig, MarkdownWikiConnector
-from connectors.wikilinks import PageIndex, rewrite_links
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.search import Searcher
+from orgkb.connectors.base import Document, DocumentRef
+from orgkb.connectors.markdown_wiki.connector import MarkdownWikiConfig, MarkdownWikiConnector
+from orgkb.connectors.markdown_wiki.wikilinks import PageIndex, rewrite_links
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import SAMPLE_DOCS, IndexFactory
 
 

@@ -8,10 +8,10 @@ import anyio
 import pytest
 from mcp import Client
 
-from server import mcp_app
-from server.embedding import HashingEmbedder
-from server.indexer import Indexer
-from server.service import KnowledgeService
+from orgkb.server.mcp import app as mcp_app
+from orgkb.server.embedding.embedder import HashingEmbedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.app.service import KnowledgeService
 from tests.conftest import IndexFactory
 
 

@@ -20,10 +20,10 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import PromptReference, ResourceTemplateReference
 
-from server.config import load_config
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.knowledge import KnowledgeIndex
+from orgkb.server.config import load_config
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
 from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
 from tests.mcp_helpers import Notifications, all_resources, read_status, wait_for_catch_up
 
@@ -64,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
         root / "orgkb.toml",
         [{"name": "handbook", "type": "files", "paths": [str(docs)]}, {"name": "hr", "type": "files", "paths": [str(hr)]}],
         **{
-            "server.live": {"debounce_seconds": 0.3},
+            "orgkb.server.index.live": {"debounce_seconds": 0.3},
             "server.http": {
                 "tokens": [{"name": "handbook-reader", "token_env": "ORGKB_TEST_HANDBOOK_TOKEN", "sources": ["handbook"]}],
             },

@@ -16,10 +16,10 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import PaginatedRequestParams, PromptReference, ResourceTemplateReference
 
-from server.config import load_config
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.knowledge import KnowledgeIndex
+from orgkb.server.config import load_config
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
 from tests.conftest import PROJECT_ROOT, subprocess_env, write_config
 from tests.mcp_helpers import Notifications, all_resources, read_status, wait_for_catch_up
 
@@ -48,7 +48,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder)
         root / "orgkb.toml",
         [{"name": "handbook", "type": "files", "paths": [str(docs)]}],
         server={"page_size": 2},
-        **{"server.live": {"debounce_seconds": 0.3}},
+        **{"orgkb.server.index.live": {"debounce_seconds": 0.3}},
     )
     index = KnowledgeIndex(load_config(config), embedder=real_embedder)
     assert Indexer(index).run().total("added") == len(DOCS)
@@ -59,7 +59,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder)
 @asynccontextmanager
 async def serve(config: Path, *args: str, **client: Any) -> AsyncIterator[ClientSession]:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "server", "--config", str(config), "serve", *args],
+        command=sys.executable, args=["-m", "orgkb.server", "--config", str(config), "serve", *args],
         env=subprocess_env(), cwd=str(PROJECT_ROOT),
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write, **client) as session:

@@ -40,7 +40,7 @@ def _run(coro_fn, *args):  # type: ignore[no-untyped-def]
 
 async def _session_checks(config: Path) -> None:
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "server", "--config", str(config), "serve"],
+        command=sys.executable, args=["-m", "orgkb.server", "--config", str(config), "serve"],
         env=subprocess_env(), cwd=str(PROJECT_ROOT),
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:

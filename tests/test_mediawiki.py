@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import DocumentRef
-from connectors.mediawiki import MediaWikiConfig, MediaWikiConnector
-from connectors.mediawiki_dump import MediaWikiDumpConfig, MediaWikiDumpConnector
-from server.embedding import Embedder
-from server.indexer import Indexer
+from orgkb.connectors.base import DocumentRef
+from orgkb.connectors.mediawiki.connector import MediaWikiConfig, MediaWikiConnector
+from orgkb.connectors.mediawiki.dump import MediaWikiDumpConfig, MediaWikiDumpConnector
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
 from tests.conftest import IndexFactory, orgkb_command, subprocess_env, write_config
 from tests.search_helpers import hits_for, indexed_keys, only, sync_state
 from tests.tcp_proxy import TcpProxy

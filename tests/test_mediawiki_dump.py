@@ -11,10 +11,10 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from connectors.base import DocumentRef
-from connectors.mediawiki_dump import MediaWikiDumpConfig, MediaWikiDumpConnector
-from server.embedding import Embedder
-from server.indexer import Indexer
+from orgkb.connectors.base import DocumentRef
+from orgkb.connectors.mediawiki.dump import MediaWikiDumpConfig, MediaWikiDumpConnector
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
 from tests.conftest import SAMPLE_DOCS, IndexFactory, orgkb_command, subprocess_env, write_config
 from tests.search_helpers import hits_for, only
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from server.metrics import dcg, evaluate, mrr_at_k, ndcg_at_k, percentile, recall_at_k
+from orgkb.server.eval.metrics import dcg, evaluate, mrr_at_k, ndcg_at_k, percentile, recall_at_k
 
 RANKING = ["d3", "d1", "d7", "d2"]
 QRELS = {"d1": 1, "d2": 2, "d9": 1, "d5": 0}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from connectors.base import Location
-from server.catalog import StoredChunk
-from server.fusion import Fused
-from server.passages import assemble_hits, candidate_entries, rank_entries
+from orgkb.connectors.base import Location
+from orgkb.server.store.catalog import StoredChunk
+from orgkb.server.search.fusion import Fused
+from orgkb.server.search.passages import assemble_hits, candidate_entries, rank_entries
 
 
 def _chunk(doc: str, ordinal: int, heading: str = "Body", lines: tuple[int, int] | None = None) -> StoredChunk:

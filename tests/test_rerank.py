@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from server.embedding import HashingEmbedder
-from server.indexer import Indexer
-from server.passages import passage_text
-from server.search import Searcher
+from orgkb.server.embedding.embedder import HashingEmbedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.search.passages import passage_text
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory
 
 DOCS = [
@@ -90,7 +90,7 @@ def test_a_model_that_cannot_load_turns_reranking_off_and_says_why_once(
     )
     Indexer(index).run()
     searcher = Searcher(index)
-    with caplog.at_level(logging.WARNING, logger="server.search"):
+    with caplog.at_level(logging.WARNING, logger="orgkb.server.search.searcher"):
         first = searcher.search("travel expenses", limit=3)
         second = searcher.search("receipts", limit=3)
     for response in (first, second):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from server.config import load_config
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.knowledge import KnowledgeIndex
-from server.search import Searcher
+from orgkb.server.config import load_config
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import SAMPLE_DOCS
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from server.config import load_config
-from server.embedding import HashingEmbedder
-from server.filters import SearchFilters
-from server.indexer import Indexer
-from server.knowledge import KnowledgeIndex
-from server.search import Searcher
+from orgkb.server.config import load_config
+from orgkb.server.embedding.embedder import HashingEmbedder
+from orgkb.server.search.filters import SearchFilters
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import write_config
 
 QUERY = "quarterly budget report"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from connectors.base import Document, Section
-from server.catalog import Catalog, DocumentWrite
-from server.embedding import HashingEmbedder
-from server.indexer import Indexer
-from server.seen_keys import SeenKeys
+from orgkb.connectors.base import Document, Section
+from orgkb.server.store.catalog import Catalog, DocumentWrite
+from orgkb.server.embedding.embedder import HashingEmbedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.store.seen_keys import SeenKeys
 from tests.conftest import IndexFactory
 
 

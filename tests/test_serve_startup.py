@@ -59,7 +59,7 @@ def test_handshake_and_listings_import_nothing_heavy(tmp_path: Path) -> None:
     # the test waits on stdout (a full pipe would block the server before it answers).
     stderr_file = (tmp_path / "stderr.txt").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "server", "--config", str(config), "serve", "--no-warm-up", "--no-sync"],
+        [sys.executable, "-X", "importtime", "-m", "orgkb.server", "--config", str(config), "serve", "--no-warm-up", "--no-sync"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file, text=True, env=subprocess_env(), cwd=str(PROJECT_ROOT),
     )
     assert process.stdin is not None and process.stdout is not None

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ConnectorError, CredentialsError
-from connectors.smb import SmbConfig, SmbConnector
-from server.embedding import Embedder, HashingEmbedder
-from server.indexer import Indexer, SourceSummary
-from server.search import Searcher
+from orgkb.connectors.base import ConnectorError, CredentialsError
+from orgkb.connectors.smb import SmbConfig, SmbConnector
+from orgkb.server.embedding.embedder import Embedder, HashingEmbedder
+from orgkb.server.index.indexer import Indexer, SourceSummary
+from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory
 from tests.samba_server import SambaServer
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sql_config import SqlConfig, template_fields
-from connectors.sql_guard import UnsafeQueryError, checked_read_query, sqlglot_dialect
-from connectors.sql_schema import sqlite_comments
-from server.errors import ConfigError
+from orgkb.connectors.sql.config import SqlConfig, template_fields
+from orgkb.connectors.sql.guard import UnsafeQueryError, checked_read_query, sqlglot_dialect
+from orgkb.connectors.sql.schema import sqlite_comments
+from orgkb.server.errors import ConfigError
 from tests.conftest import write_config
 
 REFUSED = [
@@ -137,7 +137,7 @@ def _source(tmp_path: Path, **values: object) -> dict[str, object]:
 
 
 def test_config_refuses_a_password_in_the_url_without_echoing_it(tmp_path: Path) -> None:
-    from server.config import load_config
+    from orgkb.server.config import load_config
 
     path = write_config(tmp_path / "orgkb.toml", [_source(tmp_path, url="postgresql://bob:Hunter2-Secret@db/crm")])
     with pytest.raises(ConfigError) as raised:
@@ -147,7 +147,7 @@ def test_config_refuses_a_password_in_the_url_without_echoing_it(tmp_path: Path)
 
 
 def test_config_resolves_sqlite_paths_and_picks_psycopg(tmp_path: Path) -> None:
-    from server.config import load_config
+    from orgkb.server.config import load_config
 
     path = write_config(
         tmp_path / "orgkb.toml",
@@ -172,7 +172,7 @@ def test_config_resolves_sqlite_paths_and_picks_psycopg(tmp_path: Path) -> None:
     ],
 )
 def test_table_entries_are_validated(tmp_path: Path, table: dict[str, object], message: str) -> None:
-    from server.config import load_config
+    from orgkb.server.config import load_config
 
     path = write_config(tmp_path / "orgkb.toml", [_source(tmp_path, tables=[table])])
     with pytest.raises(ConfigError, match=message):

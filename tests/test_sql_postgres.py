@@ -17,16 +17,16 @@ import anyio
 import pytest
 from mcp import Client
 
-from connectors.base import ConnectorRegistry, CredentialsError
-from connectors.sql_database import QueryError, SqlDatabase
-from server.config import OrgkbConfig
-from server.embedding import Embedder
-from server.indexer import Indexer
-from server.knowledge import KnowledgeIndex
-from server.mcp_app import build_server
-from server.search import Searcher
-from server.service import KnowledgeService
-from server.sql_service import SqlService, SqlToolError
+from orgkb.connectors.base import ConnectorRegistry, CredentialsError
+from orgkb.connectors.sql.database import QueryError, SqlDatabase
+from orgkb.server.config import OrgkbConfig
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.mcp.app import build_server
+from orgkb.server.search.searcher import Searcher
+from orgkb.server.app.service import KnowledgeService
+from orgkb.server.app.databases import SqlService, SqlToolError
 from tests.conftest import IndexFactory
 from tests.postgres_server import PostgresServer
 
@@ -150,7 +150,7 @@ def test_rows_are_found_cited_updated_and_deleted(
 
     hits = searcher.search("which table holds invoices", limit=5).hits
     assert "crm:schema/ar_documents" in [h.doc_id for h in hits[:3]]
-    from server.filters import SearchFilters
+    from orgkb.server.search.filters import SearchFilters
 
     tables = searcher.search("which table holds invoices", limit=3, filters=SearchFilters(file_types=["schema"])).hits
     assert tables[0].doc_id == "crm:schema/ar_documents"

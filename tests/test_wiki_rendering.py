@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from connectors.formats import parse_file
-from connectors.mediawiki_pages import page_url
-from connectors.wiki import fragment, rendered_sections, site_root
-from connectors.wikitext import render_wikitext
+from orgkb.connectors.formats import parse_file
+from orgkb.connectors.mediawiki.pages import page_url
+from orgkb.connectors.wiki import fragment, rendered_sections, site_root
+from orgkb.connectors.mediawiki.wikitext import render_wikitext
 
 PAGE = """__NOTOC__
 {{Infobox office|city=Berlin|desks=120}}

@@ -13,10 +13,10 @@ import importlib
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from connectors.base import DocumentError
-from connectors.formats.model import ParsedFile, SkipFile
-from connectors.formats.sourcecode import LANGUAGES, language_for
-from connectors.formats.text import decode_text
+from orgkb.connectors.base import DocumentError
+from orgkb.connectors.formats.model import ParsedFile, SkipFile
+from orgkb.connectors.formats.sourcecode import LANGUAGES, language_for
+from orgkb.connectors.formats.text import decode_text
 
 # suffix -> (module in this package, function in it). Text parsers take a decoded ``str``.
 _TEXT_PARSERS: dict[str, tuple[str, str]] = {

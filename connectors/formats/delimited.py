@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-from connectors.base import DocumentError, MetadataValue
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import sections_from_numbered_lines
+from orgkb.connectors.base import DocumentError, MetadataValue
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import sections_from_numbered_lines
 
 MIME_TYPES = {".csv": "text/csv", ".tsv": "text/tab-separated-values"}
 ROWS_PER_SECTION = 50

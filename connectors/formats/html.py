@@ -11,10 +11,10 @@ import re
 from bs4 import BeautifulSoup
 from bs4.element import CData, NavigableString, Tag
 
-from connectors.base import MetadataValue, Section
-from connectors.formats.headings import HeadingTrail
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import collapse_spaces
+from orgkb.connectors.base import MetadataValue, Section
+from orgkb.connectors.formats.headings import HeadingTrail
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import collapse_spaces
 
 MIME_TYPE = "text/html"
 

@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.base import DocumentError, Section
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import sections_from_numbered_lines, split_lines
+from orgkb.connectors.base import DocumentError, Section
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import sections_from_numbered_lines, split_lines
 
 MIME_TYPE = "application/json"
 LINES_MIME_TYPE = "application/x-ndjson"

@@ -6,10 +6,10 @@ import datetime as dt
 import re
 from typing import Any
 
-from connectors.base import MetadataValue, Section
-from connectors.formats.headings import HeadingTrail
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import section_from_lines, split_lines
+from orgkb.connectors.base import MetadataValue, Section
+from orgkb.connectors.formats.headings import HeadingTrail
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import section_from_lines, split_lines
 
 MIME_TYPE = "text/markdown"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from connectors.base import MetadataValue, Section
+from orgkb.connectors.base import MetadataValue, Section
 
 
 class SkipFile(Exception):

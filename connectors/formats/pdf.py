@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import DocumentError, MetadataValue, Section
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import collapse_spaces
+from orgkb.connectors.base import DocumentError, MetadataValue, Section
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import collapse_spaces
 
 if TYPE_CHECKING:
     from pypdf import PdfReader

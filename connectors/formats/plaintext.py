@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import section_from_lines, split_lines
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import section_from_lines, split_lines
 
 MIME_TYPE = "text/plain"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from connectors.base import Section
-from connectors.formats.headings import HeadingTrail
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import section_from_lines, split_lines
+from orgkb.connectors.base import Section
+from orgkb.connectors.formats.headings import HeadingTrail
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import section_from_lines, split_lines
 
 MIME_TYPE = "text/x-rst"
 

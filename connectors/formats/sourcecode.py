@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from connectors.base import Section
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import section_from_lines, split_lines
+from orgkb.connectors.base import Section
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import section_from_lines, split_lines
 
 HEADING_CHARS = 80
 

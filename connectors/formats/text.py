@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from connectors.base import DocumentError, Section
-from connectors.formats.model import SkipFile
+from orgkb.connectors.base import DocumentError, Section
+from orgkb.connectors.formats.model import SkipFile
 
 # Enough to catch binaries (which nearly always have a NUL early) without reading huge files twice.
 BINARY_SNIFF_BYTES = 8192

@@ -6,10 +6,10 @@ import io
 import re
 from typing import TYPE_CHECKING
 
-from connectors.base import DocumentError, MetadataValue, Section
-from connectors.formats.headings import HeadingTrail
-from connectors.formats.model import ParsedFile
-from connectors.formats.text import collapse_spaces
+from orgkb.connectors.base import DocumentError, MetadataValue, Section
+from orgkb.connectors.formats.headings import HeadingTrail
+from orgkb.connectors.formats.model import ParsedFile
+from orgkb.connectors.formats.text import collapse_spaces
 
 if TYPE_CHECKING:
     from docx.table import Table

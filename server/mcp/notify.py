@@ -1,0 +1,173 @@
+"""Telling connected clients that documents changed: `resources/updated` and `list_changed`.
+
+Two protocol eras reach us. Handshake-era clients (2025 protocol: Claude Desktop, the MCP
+Inspector, `ClientSession`) subscribe with `resources/subscribe` and get notifications on
+their connection's standalone stream; the hub tracks those connections (a server middleware
+sees every request) and their subscriptions. 2026-era clients open `subscriptions/listen`
+streams fed by the SDK's subscription bus; the hub publishes the same events there.
+
+Changes come from the syncing thread: they hop onto the event loop through an anyio portal
+and are delivered there, so indexing never waits for a slow client. A client only hears
+about sources it may see.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import anyio
+from anyio.from_thread import BlockingPortal
+from mcp.server.connection import Connection
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.subscriptions import ListenHandler, ResourcesListChanged, ResourceUpdated, SubscriptionBus
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, SubscriptionsListenRequestParams, SubscriptionsListenResult
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from orgkb.server.app.access import Access, access_of
+from orgkb.server.index.indexer import SourceSummary
+from orgkb.server.index.live import IndexChange
+from orgkb.server.search.searcher import resource_uri
+
+log = logging.getLogger(__name__)
+
+STATUS_URI = "orgkb://status"
+SEND_TIMEOUT = 5.0  # seconds one notification may take to hand to a client's stream
+LIST_CHANGED_DELAY = 0.5  # seconds list changes are gathered before one list_changed goes out
+
+
+@dataclass
+class _Client:
+    """A handshake-era connection, the access it authenticated with, and its subscriptions."""
+
+    connection: Connection
+    access: Access
+    uris: set[str] = field(default_factory=set)
+
+
+def connection_of(ctx: ServerRequestContext[Any, Any]) -> Connection | None:
+    """The connection a request arrived on.
+
+    The SDK keeps it private on `ServerSession` (its public `Context.connection` is not built
+    for low-level handlers yet); it is the only handle that outlives the request, which a
+    notification sent minutes later needs. Returns None if a future SDK moves it.
+    """
+    connection = getattr(ctx.session, "_connection", None)
+    return connection if isinstance(connection, Connection) else None
+
+
+class SessionHub:
+    """Connected clients, their resource subscriptions, and delivery of index changes to them."""
+
+    def __init__(self, bus: SubscriptionBus) -> None:
+        self.bus = bus
+        self.listen = ListenHandler(bus)
+        self._clients: dict[int, _Client] = {}
+        self._list_changed: set[str] = set()  # sources with list changes not yet announced
+        self._portal: BlockingPortal | None = None
+
+    # --- connections --------------------------------------------------------------------
+
+    async def middleware(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Server middleware: remember each handshake-era connection (and forget it when it closes).
+
+        It also advertises `resources.listChanged` in the `initialize` result: MCPServer's
+        transports build their initialization options without a way to pass it.
+        """
+        connection = connection_of(ctx)
+        if connection is not None and connection.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+            key = id(connection)
+            if key not in self._clients:
+                self._clients[key] = _Client(connection, access_of(ctx.request))
+                connection.exit_stack.callback(self._clients.pop, key, None)
+        result = await call_next(ctx)
+        if ctx.method == "initialize" and isinstance(result, dict):
+            resources = result.get("capabilities", {}).get("resources")
+            if isinstance(resources, dict):
+                resources["listChanged"] = True
+        return result
+
+    def client(self, ctx: ServerRequestContext[Any, Any]) -> _Client | None:
+        """The tracked client a request came from (None for 2026-era requests)."""
+        connection = connection_of(ctx)
+        return self._clients.get(id(connection)) if connection is not None else None
+
+    @property
+    def client_count(self) -> int:
+        """Handshake-era connections currently open."""
+        return len(self._clients)
+
+    async def scoped_listen(
+        self, ctx: ServerRequestContext[Any, Any], params: SubscriptionsListenRequestParams
+    ) -> SubscriptionsListenResult:
+        """`subscriptions/listen` that refuses resource subscriptions outside the caller's sources."""
+        access = access_of(ctx.request)
+        for uri in params.notifications.resource_subscriptions or []:
+            if not uri_visible(uri, access):
+                raise MCPError(INVALID_PARAMS, f"unknown resource: {uri}")
+        return await self.listen(ctx, params)
+
+    # --- delivery (called from the syncing thread) --------------------------------------
+
+    def attach(self, portal: BlockingPortal | None) -> None:
+        """Deliver through ``portal`` (the server's event loop); None stops delivery."""
+        self._portal = portal
+
+    def documents_changed(self, change: IndexChange) -> None:
+        """`LiveListener`: hand a change to the event loop."""
+        self._spawn(self._deliver_change, change)
+
+    def sync_finished(self, summary: SourceSummary) -> None:
+        """`LiveListener`: the status resource changed."""
+        self._spawn(self._deliver_updated, summary.source, [STATUS_URI])
+
+    def _spawn(self, function: Any, *args: Any) -> None:
+        portal = self._portal
+        if portal is None:
+            return
+        try:
+            portal.start_task_soon(function, *args)
+        except RuntimeError:  # the portal closed while the server shuts down
+            log.debug("dropped a change notification: server stopping")
+
+    async def _deliver_change(self, change: IndexChange) -> None:
+        prefix = len(change.source) + 1
+        uris = [resource_uri(change.source, doc_id[prefix:]) for doc_id in [*change.added, *change.updated, *change.deleted]]
+        await self._deliver_updated(change.source, uris)
+        if not (change.added or change.deleted):
+            return
+        # A big sync commits many batches: their list changes go out together, a moment later.
+        first = not self._list_changed
+        self._list_changed.add(change.source)
+        if not first:
+            return
+        await anyio.sleep(LIST_CHANGED_DELAY)
+        sources, self._list_changed = self._list_changed, set()
+        for client in list(self._clients.values()):
+            if any(client.access.can_see(source) for source in sources):
+                with anyio.move_on_after(SEND_TIMEOUT):  # a stuck client must not hold up the others
+                    await client.connection.send_resource_list_changed()
+        await self.bus.publish(ResourcesListChanged())
+
+    async def _deliver_updated(self, source: str, uris: list[str]) -> None:
+        for client in list(self._clients.values()):
+            if client.access.can_see(source):
+                for uri in client.uris.intersection(uris):
+                    with anyio.move_on_after(SEND_TIMEOUT):
+                        await client.connection.send_resource_updated(uri)
+        for uri in uris:
+            await self.bus.publish(ResourceUpdated(uri=uri))
+
+
+def uri_visible(uri: str, access: Access) -> bool:
+    """True when ``uri`` is the status resource or a document uri of a source ``access`` may see."""
+    if uri == STATUS_URI:
+        return True
+    prefix = "orgkb://documents/"
+    if not uri.startswith(prefix):
+        return False
+    source = unquote(uri[len(prefix) :].split("/", 1)[0])
+    return bool(source) and access.can_see(source)

@@ -1,0 +1,102 @@
+"""Prompts: answer a question from the organisation's knowledge with citations, summarise a document.
+
+Both run retrieval on the server and embed what they found as resources, each carrying the
+uri the model must cite, so the model answers from the sources and not from memory.
+"""
+
+# No `from __future__ import annotations`: the SDK reads the prompt signatures at runtime.
+
+from collections.abc import Awaitable
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer, UserMessage
+from mcp.server.mcpserver.prompts.base import Message
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, EmbeddedResource, TextResourceContents
+from pydantic import Field
+
+from orgkb.server.app.access import access_of
+from orgkb.server.errors import OrgkbError
+from orgkb.server.search.filters import SearchFilters
+from orgkb.server.mcp.support import in_thread
+from orgkb.server.search.searcher import SearchHit
+from orgkb.server.app.service import KnowledgeService
+
+ANSWER_PROMPT = "answer_with_citations"
+SUMMARY_PROMPT = "summarise_document"
+SUMMARY_MAX_CHARS = 60_000
+
+ANSWER_INSTRUCTIONS = (
+    "Answer the question below using only the passages from the organisation's knowledge base that "
+    "follow it. Cite every claim with the uri of the passage it comes from, in angle brackets, e.g. "
+    "<file:///share/policies/expenses.md#approval>. If the passages do not answer the question, or "
+    "answer it only in part, say so plainly and do not fill the gap from general knowledge."
+)
+
+
+def passage_resource(number: int, hit: SearchHit) -> EmbeddedResource:
+    """One retrieved passage, embedded with the uri to cite."""
+    where = hit.location.label()
+    header = f"[{number}] {hit.label}{f' ({where})' if where else ''}\nCite as: <{hit.uri}>"
+    return EmbeddedResource(resource=TextResourceContents(uri=hit.uri, mime_type="text/markdown", text=f"{header}\n\n{hit.text}"))
+
+
+async def _answerable(work: Awaitable[Any]) -> Any:
+    """Await ``work``; an orgkb error reaches the client as its message (the SDK would hide it)."""
+    try:
+        return await work
+    except OrgkbError as exc:
+        raise MCPError(INVALID_PARAMS, str(exc)) from None
+
+
+def register(server: MCPServer[Any], service: KnowledgeService) -> None:
+    """Add the prompts to ``server``."""
+    configured = [s.name for s in service.index.config.sources]
+
+    @server.prompt(
+        name=ANSWER_PROMPT,
+        title="Answer from the organisation's knowledge",
+        description="Searches the organisation's documents for the question and asks for an answer that cites them.",
+    )
+    async def answer_with_citations(
+        ctx: Context,
+        question: Annotated[str, Field(description="The question to answer.")],
+        source: Annotated[str | None, Field(description="Only search this source (optional).")] = None,
+    ) -> list[Message]:
+        try:
+            sources = access_of(ctx.request_context.request).select([source] if source else None, configured)
+        except OrgkbError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc)) from None
+        hits = []
+        if sources != []:
+            response = await _answerable(in_thread(service.searcher.search, question, filters=SearchFilters(sources=sources)))
+            hits = response.hits
+        intro = f"{ANSWER_INSTRUCTIONS}\n\nQuestion: {question}"
+        if not hits:
+            return [UserMessage(f"{intro}\n\nThe knowledge base returned no passages for this question: say that the "
+                                "organisation's sources do not answer it.")]
+        closing = (f"Those are the {len(hits)} passages found. Answer the question from them, citing each claim's uri; "
+                   "say which part of the question they do not answer, if any.")
+        return [UserMessage(intro), *(UserMessage(passage_resource(n, h)) for n, h in enumerate(hits, start=1)), UserMessage(closing)]
+
+    @server.prompt(
+        name=SUMMARY_PROMPT,
+        title="Summarise a document",
+        description="Embeds an indexed document and asks for a summary that cites it.",
+    )
+    async def summarise_document(
+        ctx: Context,
+        uri: Annotated[str, Field(description="The document: its resource uri (orgkb://documents/...), citation uri or doc id.")],
+    ) -> list[Message]:
+        access = access_of(ctx.request_context.request)
+        document = await _answerable(in_thread(service.fetch, uri, 0, SUMMARY_MAX_CHARS, access))
+        scope = (f" The text is cut after {document.next_offset:,} of {document.total_chars:,} characters: say the "
+                 "summary covers only the beginning." if document.truncated else "")
+        embedded = EmbeddedResource(
+            resource=TextResourceContents(uri=document.resource_uri, mime_type="text/markdown",
+                                          text=f"# {document.title}\nSource: {document.uri}\n\n{document.text}")
+        )
+        request = (f"Summarise the document above, \"{document.title}\", for a colleague: its purpose, the key points, "
+                   f"rules, numbers and dates, and who it concerns. Cite it as <{document.uri}>, with the section "
+                   f"names where they help. Use only what the document says.{scope}")
+        return [UserMessage(embedded), UserMessage(request)]

@@ -1,0 +1,197 @@
+"""Retrieval: semantic (vectors), keyword (BM25) or hybrid (both, fused), shaped into cited hits.
+
+This is the one search function behind the MCP `search` tool, `orgkb search` and `orgkb eval`,
+so the benchmark measures exactly what users get.
+
+A query runs in four steps:
+
+1. **Candidates** (`server.retrieval`): the vector index returns its nearest chunks, the FTS5
+   tables the best documents and chunks by BM25, each with the filters applied *inside* it,
+   so a filter matching few documents still finds them however many others score higher.
+2. **Fusion** (`server.fusion`): each index's document ranking is standardised and the two
+   averaged; every chunk also gets a fused score of its own, for choosing passages.
+3. **Reranking** (optional, `server.rerank`): a cross-encoder rescores the first passages.
+4. **Shaping** (`server.passages`): at most N chunks per document, adjacent chunks of one
+   section merged into one passage, hits of one document kept together, a score floor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from orgkb.server.search import retrieval
+from orgkb.server.store.catalog import StoredChunk
+from orgkb.server.search.filters import SearchFilters
+from orgkb.server.search.fusion import Fused, fuse, single
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.search.passages import (
+    RESOURCE_SCHEME,
+    Entry,
+    SearchHit,
+    assemble_hits,
+    candidate_entries,
+    passage_text,
+    rank_entries,
+    resource_uri,
+)
+from orgkb.server.embedding.reranker import Reranker, RerankerUnavailable, create_reranker
+from orgkb.server.search.retrieval import fts_query
+
+__all__ = ["RESOURCE_SCHEME", "SearchHit", "SearchMode", "SearchResponse", "Searcher", "fts_query", "resource_uri"]
+
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["hybrid", "semantic", "keyword"]
+
+
+class SearchResponse(BaseModel):
+    """Hits plus what was asked, so a client can tell an empty index from no matches."""
+
+    query: str
+    mode: SearchMode
+    hits: list[SearchHit]
+    took_ms: float
+    reranked_by: str | None = Field(default=None, description="The cross-encoder that ordered the first hits, if any.")
+    notices: list[str] = Field(default_factory=list, description="Why something configured did not apply.")
+
+
+class Searcher:
+    """Runs queries against a `KnowledgeIndex`."""
+
+    def __init__(self, index: KnowledgeIndex, reranker: Reranker | None = None) -> None:
+        self.index = index
+        settings = index.config.search
+        self.reranker = reranker or create_reranker(settings.rerank_model, settings.rerank_device)
+        self._rerank_error: str | None = None
+        self._rerank_lock = threading.Lock()
+        # One long-lived thread runs BM25 while the caller embeds the query: hybrid costs about
+        # the slower of the two instead of their sum. It keeps its own SQLite connection.
+        self._lexical = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orgkb-bm25")
+
+    def prepare(self) -> None:
+        """Load the reranker now (at server start), so a model that cannot load is reported at once."""
+        if self.reranker is None or self._rerank_error is not None:
+            return
+        load = getattr(self.reranker, "load", None)
+        if load is None:
+            return
+        try:
+            load()
+        except RerankerUnavailable as exc:
+            self._disable_reranking(exc)
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int | None = None,
+        mode: SearchMode = "hybrid",
+        filters: SearchFilters | None = None,
+        max_chunks_per_document: int | None = None,
+        min_score: float | None = None,
+        rerank: bool = True,
+    ) -> SearchResponse:
+        """The best passages for ``query``, grouped by document, best document first.
+
+        ``rerank=False`` skips a configured reranker for this query (the benchmark's baseline).
+        """
+        started = time.perf_counter()
+        settings = self.index.config.search
+        limit = max(1, min(limit or settings.default_limit, settings.max_limit))
+        per_doc = max_chunks_per_document or settings.max_chunks_per_document
+        floor = settings.min_score if min_score is None else min_score
+        filters = filters or SearchFilters()
+        prefix_ids = filters.doc_ids_for_prefix(self.index.catalog)
+        notices: list[str] = []
+        if prefix_ids is not None and not prefix_ids:
+            return SearchResponse(query=query, mode=mode, hits=[], took_ms=_ms(started))
+        pool = max(settings.candidates, 3 * limit)
+        if mode == "semantic":
+            found = [retrieval.semantic(self.index, query, pool, filters, prefix_ids)]
+        elif mode == "keyword":
+            found = [retrieval.keyword(self.index, query, pool, filters, prefix_ids)]
+        else:
+            lexical = self._lexical.submit(retrieval.keyword, self.index, query, pool, filters, prefix_ids)
+            found = [retrieval.semantic(self.index, query, pool, filters, prefix_ids), lexical.result()]
+        if len(found) == 1:
+            fused = single(found[0].ranking)
+        else:
+            weights = [settings.semantic_weight, 1.0 - settings.semantic_weight]
+            fused = fuse([f.ranking for f in found], weights, settings.fusion, settings.rrf_k)
+        reranking = self.reranker is not None and rerank
+        depth = max(limit, settings.rerank_candidates if reranking else 0) + 10
+        doc_of = {chunk: doc for f in found for chunk, doc in f.doc_of.items()}
+        fused = self._with_passages(query, fused, doc_of, depth)
+        candidates = candidate_entries(fused, doc_of.get, depth, per_doc)
+        chunks = self.index.catalog.get_chunks([c[0] for c in candidates])
+        # A chunk missing from the catalog is a stale vector of a document being replaced right now.
+        entries = rank_entries([c for c in candidates if c[0] in chunks], floor)
+        reranked_by = None
+        if self.reranker is not None and rerank:
+            reranked_by = self._rerank(self.reranker, query, entries, chunks, settings.rerank_candidates, notices)
+        hits = assemble_hits(entries, chunks, limit, per_doc, merge=settings.merge_neighbours)
+        return SearchResponse(
+            query=query, mode=mode, hits=hits, took_ms=_ms(started), reranked_by=reranked_by, notices=notices
+        )
+
+    def _with_passages(self, query: str, fused: Fused, doc_of: dict[str, str], depth: int) -> Fused:
+        """Give every top document a candidate chunk (one ranked on its whole text may have none)."""
+        covered = set(doc_of.values())
+        missing = [doc for doc, _ in fused.documents[:depth] if doc not in covered]
+        if not missing:
+            return fused
+        extra = retrieval.best_chunks(self.index, query, missing)
+        # Below every retrieved chunk, in BM25 order: they only decide which passage such a document shows.
+        base = min(fused.chunks.values(), default=0.0) - 1.0
+        chunks = dict(fused.chunks)
+        for position, (chunk_id, doc_id) in enumerate(extra):
+            doc_of[chunk_id] = doc_id
+            chunks.setdefault(chunk_id, base - position * 1e-6)
+        return Fused(fused.documents, chunks)
+
+    # --- reranking --------------------------------------------------------------------------
+
+    def _rerank(
+        self,
+        reranker: Reranker,
+        query: str,
+        entries: list[Entry],
+        chunks: dict[str, StoredChunk],
+        count: int,
+        notices: list[str],
+    ) -> str | None:
+        """Reorder the first ``count`` entries by the cross-encoder; None (and a notice) if it is unavailable."""
+        if self._rerank_error is not None:
+            notices.append(self._rerank_error)
+            return None
+        head = entries[:count]
+        texts = [passage_text(chunks[e.chunk_id]) for e in head]
+        try:
+            scores = reranker.score(query, texts)
+        except RerankerUnavailable as exc:
+            notices.append(self._disable_reranking(exc))
+            return None
+        for entry, score in zip(head, scores, strict=True):
+            entry.rerank_score = score
+        entries[: len(head)] = sorted(head, key=lambda e: -(e.rerank_score or 0.0))
+        return reranker.model_id
+
+    def _disable_reranking(self, error: RerankerUnavailable) -> str:
+        """Turn reranking off for this process, logging the reason once."""
+        with self._rerank_lock:
+            if self._rerank_error is None:
+                self._rerank_error = f"reranking is off: {error}"
+                log.warning("%s", self._rerank_error)
+            return self._rerank_error
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
