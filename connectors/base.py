@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 
+from orgkb.connectors.identifiers import doc_id
+
 MetadataValue = str | int | float | bool
 
 
@@ -115,7 +117,7 @@ class Document(BaseModel):
     @property
     def id(self) -> str:
         """The document id across all sources: ``source:key``."""
-        return f"{self.source}:{self.key}"
+        return doc_id(self.source, self.key)
 
     @property
     def content_hash(self) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from orgkb.connectors.base import Document, Section
-from orgkb.server.index.chunking import chunk_document, chunk_id
+from orgkb.connectors.identifiers import chunk_id
+from orgkb.server.index.chunking import chunk_document
 from orgkb.server.embedding.embedder import Embedder, HashingEmbedder
 
 

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from orgkb.connectors.base import ConnectorRegistry, Failure, MetadataValue
+from orgkb.connectors.identifiers import doc_id, document_uri, parse_document_uri
 from orgkb.server.app.access import FULL_ACCESS, Access
 from orgkb.server.store.catalog import StoredDocument
 from orgkb.server.errors import NotFoundError
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.search.searcher import RESOURCE_SCHEME, Searcher, resource_uri
+from orgkb.server.search.searcher import Searcher
 
 DEFAULT_FETCH_CHARS = 20_000
 
@@ -85,10 +86,9 @@ class KnowledgeService:
         """
         reference = reference.strip()
         catalog = self.index.catalog
-        if reference.startswith(f"{RESOURCE_SCHEME}://documents/"):
-            rest = reference[len(f"{RESOURCE_SCHEME}://documents/") :]
-            source, _, key = rest.partition("/")
-            document = catalog.get_document(f"{unquote(source)}:{unquote(key.split('#', 1)[0])}")
+        named = parse_document_uri(reference)
+        if named is not None:
+            document = catalog.get_document(doc_id(*named))
         elif urlsplit(reference).scheme and "://" in reference:
             # A citation uri: file://, https://, smb://, or a database row (postgresql://..., sqlite://...).
             document = catalog.find_document_by_uri(reference)
@@ -112,7 +112,7 @@ class KnowledgeService:
             doc_id=document.doc_id,
             title=document.title,
             uri=document.uri,
-            resource_uri=resource_uri(document.source, document.key),
+            resource_uri=document_uri(document.source, document.key),
             source=document.source,
             mime_type=document.mime_type,
             modified=datetime.fromtimestamp(document.modified, tz=UTC) if document.modified else None,

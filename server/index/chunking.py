@@ -9,12 +9,12 @@ exceeds its limit: text past it would be indexed but never searchable.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
+from orgkb.connectors.identifiers import chunk_id
 from orgkb.connectors.base import Document, Location, Section
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -52,16 +52,6 @@ class _Piece(BaseModel):
     line_end: int | None
     # Part of the same paragraph as the piece before it (a long paragraph split at sentences).
     continues: bool = False
-
-
-def chunk_id(doc_id: str, content_hash: str, ordinal: int) -> str:
-    """Deterministic id: the same document content always gives the same chunk ids.
-
-    The content hash is part of the id so a new version's chunks never overwrite the old
-    version's in place; the swap happens in one catalog transaction instead.
-    """
-    digest = hashlib.sha1(doc_id.encode("utf-8")).hexdigest()[:16]
-    return f"{digest}-{content_hash[:12]}-{ordinal:05d}"
 
 
 def chunk_document(document: Document, count_tokens: TokenCounter, max_tokens: int) -> list[Chunk]:

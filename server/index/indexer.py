@@ -28,6 +28,7 @@ from orgkb.connectors.base import (
     IncrementalConnector,
     SourceConfig,
 )
+from orgkb.connectors.identifiers import doc_id
 from orgkb.server.store.catalog import DocumentWrite, file_type_of
 from orgkb.server.index.chunking import chunk_document
 from orgkb.server.errors import OrgkbError
@@ -210,12 +211,12 @@ class Indexer:
                         unlisted_prefixes.append(item.key)
                     self._record_failure(item, summary)
                     continue
-                stored = catalog.document_state(f"{name}:{item.key}")
+                stored = catalog.document_state(doc_id(name, item.key))
                 self._handle_ref(connector, item, stored, batch, reload=reload, reembed=reembed)
             batch.flush()
             # Only a complete listing gets here (a ConnectorError skips it), so absence means deletion.
             for keys in seen.unseen(name):
-                gone = [f"{name}:{key}" for key in keys if not any(key.startswith(p) for p in unlisted_prefixes)]
+                gone = [doc_id(name, key) for key in keys if not any(key.startswith(p) for p in unlisted_prefixes)]
                 if gone:
                     batch.delete(gone)
                     batch.flush()
@@ -228,9 +229,9 @@ class Indexer:
         catalog = self.index.catalog
         batch = _Batch(self, name, summary)
         for ref in change.updated:
-            stored = catalog.document_state(f"{name}:{ref.key}")
+            stored = catalog.document_state(doc_id(name, ref.key))
             self._handle_ref(connector, ref, stored, batch, reload=False, reembed=False)
-        batch.delete([f"{name}:{key}" for key in change.deleted if catalog.document_state(f"{name}:{key}") is not None])
+        batch.delete([doc_id(name, key) for key in change.deleted if catalog.document_state(doc_id(name, key)) is not None])
         batch.flush()
         # The cursor moves only once every change up to it is safely in the index.
         failures = self.index.catalog.failures(name)

@@ -7,21 +7,18 @@ the answer prompt's ``source``, from the catalog and only within the caller's so
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CompleteRequestParams, CompleteResult, Completion, PromptReference, ResourceTemplateReference
 
+from orgkb.connectors.identifiers import DOCUMENT_TEMPLATE, doc_id, doc_id_prefix_of_uri, document_uri
 from orgkb.server.app.access import Access, access_of
 from orgkb.server.mcp.prompts import ANSWER_PROMPT, SUMMARY_PROMPT
-from orgkb.server.mcp.resources import DOCUMENT_TEMPLATE
 from orgkb.server.mcp.support import in_thread, lowlevel
-from orgkb.server.search.searcher import resource_uri
 from orgkb.server.app.service import KnowledgeService
 
 MAX_VALUES = 100  # the protocol's limit per response
-DOCUMENT_PREFIX = "orgkb://documents/"
 
 
 class Completer:
@@ -56,7 +53,7 @@ class Completer:
         if source not in access.visible(self.configured):
             return Completion(values=[])
         documents = self.service.index.catalog.list_documents(
-            sources=[source], prefix=f"{source}:{prefix}", limit=MAX_VALUES + 1
+            sources=[source], prefix=doc_id(source, prefix), limit=MAX_VALUES + 1
         )
         return _completion([d.key for d in documents])
 
@@ -64,17 +61,15 @@ class Completer:
         """Document resource uris: by uri prefix, or by text in a document's key or title."""
         catalog = self.service.index.catalog
         visible = access.visible(self.configured) if access.limited else None
-        if DOCUMENT_PREFIX.startswith(value) or value.startswith(DOCUMENT_PREFIX):
-            rest = value[len(DOCUMENT_PREFIX) :]
-            source, slash, key = rest.partition("/")
-            prefix = f"{unquote(source)}:{unquote(key)}" if slash else unquote(source)
+        prefix = doc_id_prefix_of_uri(value)
+        if prefix is not None:
             documents = [
                 d for d in catalog.list_documents(sources=visible, limit=MAX_VALUES * 5 + 1, prefix=prefix)
-                if resource_uri(d.source, d.key).startswith(value)
+                if document_uri(d.source, d.key).startswith(value)
             ]
         else:
             documents = catalog.list_documents(sources=visible, contains=value, limit=MAX_VALUES + 1)
-        return _completion([resource_uri(d.source, d.key) for d in documents])
+        return _completion([document_uri(d.source, d.key) for d in documents])
 
 
 def _completion(values: list[str]) -> Completion:

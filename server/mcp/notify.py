@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 import anyio
 from anyio.from_thread import BlockingPortal
@@ -27,14 +26,13 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, SubscriptionsListenRequestParams, SubscriptionsListenResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from orgkb.connectors.identifiers import STATUS_URI, document_uri, source_of_uri, split_doc_id
 from orgkb.server.app.access import Access, access_of
 from orgkb.server.index.indexer import SourceSummary
 from orgkb.server.index.live import IndexChange
-from orgkb.server.search.searcher import resource_uri
 
 log = logging.getLogger(__name__)
 
-STATUS_URI = "orgkb://status"
 SEND_TIMEOUT = 5.0  # seconds one notification may take to hand to a client's stream
 LIST_CHANGED_DELAY = 0.5  # seconds list changes are gathered before one list_changed goes out
 
@@ -134,8 +132,7 @@ class SessionHub:
             log.debug("dropped a change notification: server stopping")
 
     async def _deliver_change(self, change: IndexChange) -> None:
-        prefix = len(change.source) + 1
-        uris = [resource_uri(change.source, doc_id[prefix:]) for doc_id in [*change.added, *change.updated, *change.deleted]]
+        uris = [document_uri(*split_doc_id(d)) for d in [*change.added, *change.updated, *change.deleted]]
         await self._deliver_updated(change.source, uris)
         if not (change.added or change.deleted):
             return
@@ -166,8 +163,5 @@ def uri_visible(uri: str, access: Access) -> bool:
     """True when ``uri`` is the status resource or a document uri of a source ``access`` may see."""
     if uri == STATUS_URI:
         return True
-    prefix = "orgkb://documents/"
-    if not uri.startswith(prefix):
-        return False
-    source = unquote(uri[len(prefix) :].split("/", 1)[0])
-    return bool(source) and access.can_see(source)
+    source = source_of_uri(uri)
+    return source is not None and access.can_see(source)

@@ -33,16 +33,15 @@ from mcp_types import (
 )
 from pydantic import BaseModel, Field
 
+from orgkb.connectors.identifiers import DOCUMENT_TEMPLATE, STATUS_URI, document_uri, document_uri_from_template
 from orgkb.server.app.access import Access, access_of
 from orgkb.server.store.catalog import StoredDocument
 from orgkb.server.errors import OrgkbError
 from orgkb.server.index.live import LiveIndex, SourceActivity
-from orgkb.server.mcp.notify import STATUS_URI, SessionHub, uri_visible
+from orgkb.server.mcp.notify import SessionHub, uri_visible
 from orgkb.server.mcp.support import in_thread, lowlevel
-from orgkb.server.search.searcher import resource_uri
 from orgkb.server.app.service import KnowledgeService, SourceInfo
 
-DOCUMENT_TEMPLATE = "orgkb://documents/{source}/{+key}"
 DOCUMENT_MIME = "text/markdown"  # reads render the indexed text with Markdown headings
 
 
@@ -84,7 +83,7 @@ def document_resource(document: StoredDocument) -> Resource:
     """The listing entry of an indexed document."""
     stamp = document.modified if document.modified is not None else document.indexed_at
     return Resource(
-        uri=resource_uri(document.source, document.key),
+        uri=document_uri(document.source, document.key),
         name=document.doc_id,
         title=document.title,
         description=f"{document.title} ({document.source}) <{document.uri}>",
@@ -130,7 +129,7 @@ def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub,
     async def read_document(source: str, key: str, ctx: Context) -> str:
         access = access_of(ctx.request_context.request)
         try:
-            document = await in_thread(service.fetch, f"orgkb://documents/{source}/{key}", 0, 10**9, access)
+            document = await in_thread(service.fetch, document_uri_from_template(source, key), 0, 10**9, access)
         except OrgkbError as exc:
             raise ResourceError(str(exc)) from None
         return f"# {document.title}\nSource: {document.uri}\n\n{document.text}"

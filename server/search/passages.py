@@ -17,16 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
 from orgkb.connectors.base import Location
+from orgkb.connectors.identifiers import document_uri
 from orgkb.server.store.catalog import StoredChunk
 from orgkb.server.index.chunking import context_line
 from orgkb.server.search.fusion import Fused
-
-RESOURCE_SCHEME = "orgkb"
 
 
 class SearchHit(BaseModel):
@@ -70,11 +68,6 @@ class Entry:
     doc_id: str
     score: float
     rerank_score: float | None = None
-
-
-def resource_uri(source: str, key: str) -> str:
-    """The MCP resource uri of a document."""
-    return f"{RESOURCE_SCHEME}://documents/{quote(source, safe='')}/{quote(key, safe='/')}"
 
 
 def candidate_entries(
@@ -193,7 +186,7 @@ def _hit(group: list[Entry], chunks: dict[str, StoredChunk]) -> SearchHit:
         text="\n\n".join(p.text for p in parts),
         title=first.title,
         uri=uri,
-        resource_uri=resource_uri(first.source, first.key),
+        resource_uri=document_uri(first.source, first.key),
         source=first.source,
         doc_id=first.doc_id,
         chunk_id=first.chunk_id,

@@ -31,19 +31,17 @@ from orgkb.server.search.filters import SearchFilters
 from orgkb.server.search.fusion import Fused, fuse, single
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.search.passages import (
-    RESOURCE_SCHEME,
     Entry,
     SearchHit,
     assemble_hits,
     candidate_entries,
     passage_text,
     rank_entries,
-    resource_uri,
 )
 from orgkb.server.embedding.reranker import Reranker, RerankerUnavailable, create_reranker
 from orgkb.server.search.retrieval import fts_query
 
-__all__ = ["RESOURCE_SCHEME", "SearchHit", "SearchMode", "SearchResponse", "Searcher", "fts_query", "resource_uri"]
+__all__ = ["SearchHit", "SearchMode", "SearchResponse", "Searcher", "fts_query"]
 
 log = logging.getLogger(__name__)
 
