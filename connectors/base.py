@@ -9,12 +9,13 @@ yielded as a `Failure` rather than raised, so one bad file or page never aborts 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Literal
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 
@@ -155,13 +156,21 @@ class Document(BaseModel):
 DocumentRef.model_rebuild()
 
 
+FailureScope = Literal["document", "folder"]
+
+
 class Failure(BaseModel):
-    """One item that could not be read, reported in the index summary and status."""
+    """One item that could not be read, reported in the index summary and status.
+
+    ``scope`` says what the key names: one document, or a folder whose listing failed (its
+    documents are then kept as they are, not deleted; an empty key is the whole tree).
+    """
 
     source: str
     key: str
     message: str
     skipped: bool = Field(default=False, description="Deliberately not indexed (binary, too large), not an error.")
+    scope: FailureScope = Field(default="document", description="What `key` names: a document or a folder.")
 
 
 class SourceConfig(BaseModel):
@@ -220,6 +229,29 @@ class Connector(Protocol):
         """Read and parse one document; raise `DocumentError` if it cannot be."""
         ...
 
+    def close(self) -> None:
+        """Release what the connector holds open (HTTP sessions, database pools, SMB sessions)."""
+        ...
+
+
+class BaseConnector:
+    """Lifecycle every built-in connector shares: used as a context manager, closed at the end.
+
+    The indexer opens a connector once per sync and always closes it (`open_connector`), so
+    a connector may hold sessions and pools for the length of one sync and no longer.
+    """
+
+    def close(self) -> None:
+        """Nothing to release by default."""
+
+    def __enter__(self) -> BaseConnector:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
 
 class Change(BaseModel):
     """What an incremental sync found: refs to (re)load and keys that are gone."""
@@ -230,8 +262,11 @@ class Change(BaseModel):
 
 
 @runtime_checkable
-class IncrementalConnector(Connector, Protocol):
-    """A source that can report what changed since a cursor, cheaper than a full listing."""
+class IncrementalConnector(Protocol):
+    """A connector that can also report what changed since a cursor, cheaper than a full listing.
+
+    A capability checked with ``isinstance`` on a `Connector`, so it names only its own methods.
+    """
 
     def initial_cursor(self) -> str:
         """A cursor for "now", taken before a full listing so nothing is missed between them."""
@@ -246,7 +281,7 @@ class IncrementalConnector(Connector, Protocol):
 
 
 @runtime_checkable
-class WatchableConnector(Connector, Protocol):
+class WatchableConnector(Protocol):
     """A source whose documents live in local folders: `orgkb serve` watches them for changes.
 
     Any connector reading a local folder (files, a Markdown wiki export) implements this, and
@@ -258,80 +293,18 @@ class WatchableConnector(Connector, Protocol):
         ...
 
 
-ConnectorFactory = Callable[[Any], Connector]
-
-
 class ConnectorType(BaseModel):
-    """A registry entry: the config model for a ``type`` and how to build its connector."""
+    """A kind of source: the ``type`` name in the config file, its config model and its connector.
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    Every connector module declares one (``CONNECTOR = ConnectorType(...)``) and names it in the
+    ``orgkb.connectors`` entry-point group, built-ins and third-party plug-ins alike (see
+    `orgkb.connectors.registry`). ``factory`` is the connector class, or ``"module:Class"`` when
+    the class lives in a module with heavy imports that validating a config must not pay for.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
     type: str
     config_model: type[SourceConfig]
     factory: Any
     description: str = ""
-
-
-class ConnectorRegistry:
-    """Maps a source ``type`` in the config file to its config model and connector class."""
-
-    _types: ClassVar[dict[str, ConnectorType]] = {}
-
-    @classmethod
-    def register(cls, type_name: str, config_model: type[SourceConfig], description: str = "") -> Callable[[Any], Any]:
-        """Class decorator: ``@ConnectorRegistry.register("files", FilesConfig)``."""
-
-        def decorator(factory: Any) -> Any:
-            cls.register_lazy(type_name, config_model, factory, description)
-            return factory
-
-        return decorator
-
-    @classmethod
-    def register_lazy(
-        cls, type_name: str, config_model: type[SourceConfig], factory: Any, description: str = ""
-    ) -> None:
-        """Register a type whose connector may be named as ``"module:Class"``, imported on first use.
-
-        Lets a config model live apart from a connector with heavy imports, so validating a
-        config stays cheap.
-        """
-        cls._types[type_name] = ConnectorType(
-            type=type_name, config_model=config_model, factory=factory, description=description
-        )
-
-    @classmethod
-    def get(cls, type_name: str) -> ConnectorType:
-        """The entry for ``type_name``; `KeyError` names the known types."""
-        if type_name not in cls._types:
-            from orgkb.connectors import BUILTIN_TYPES
-
-            if type_name in BUILTIN_TYPES:
-                importlib.import_module(BUILTIN_TYPES[type_name])
-        if type_name not in cls._types:
-            known = ", ".join(cls.types())
-            raise KeyError(f"unknown source type {type_name!r} (known: {known})")
-        return cls._types[type_name]
-
-    @classmethod
-    def types(cls) -> list[str]:
-        """All registered type names."""
-        load_builtin_connectors()
-        return sorted(cls._types)
-
-    @classmethod
-    def build(cls, config: SourceConfig) -> Connector:
-        """A connector for a validated source config."""
-        factory = cls.get(config.type).factory
-        if isinstance(factory, str):
-            module, _, name = factory.partition(":")
-            factory = getattr(importlib.import_module(module), name)
-        return factory(config)
-
-
-def load_builtin_connectors() -> None:
-    """Import every bundled connector module so each registers itself."""
-    from orgkb.connectors import BUILTIN_TYPES
-
-    for module in BUILTIN_TYPES.values():
-        importlib.import_module(module)

@@ -19,9 +19,10 @@ from xml.parsers.expat import ExpatError
 from pydantic import Field
 
 from orgkb.connectors.base import (
+    BaseConnector,
+    ConnectorType,
     Change,
     ConnectorError,
-    ConnectorRegistry,
     CredentialsError,
     CursorExpired,
     Document,
@@ -145,13 +146,16 @@ class DokuWikiRpc:
         self.http.close()
 
 
-@ConnectorRegistry.register("dokuwiki", DokuWikiConfig, "A DokuWiki, through its XML-RPC API.")
-class DokuWikiConnector:
+class DokuWikiConnector(BaseConnector):
     """Indexes every page of the configured namespaces."""
 
     def __init__(self, config: DokuWikiConfig) -> None:
         self.config = config
         self.rpc = DokuWikiRpc(config)
+
+    def close(self) -> None:
+        """End the wiki session (its HTTP connections)."""
+        self.rpc.close()
 
     def check(self) -> list[str]:
         self.rpc.call("dokuwiki.getTime")
@@ -245,3 +249,6 @@ def _fault_in(body: bytes) -> xmlrpc.client.Fault | None:
     except Exception:  # noqa: BLE001 - not XML-RPC at all: the caller reports the HTTP status
         return None
     return None
+
+
+CONNECTOR = ConnectorType(type="dokuwiki", config_model=DokuWikiConfig, factory=DokuWikiConnector, description="A DokuWiki, through its XML-RPC API.")

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig
+from orgkb.connectors.base import BaseConnector, ConnectorType, ConnectorError, Document, DocumentRef, Failure, SourceConfig
 from orgkb.connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
 
 
@@ -103,8 +103,7 @@ def walk_local(scanner: TreeScanner) -> Iterator[DocumentRef | Failure]:
         )
 
 
-@ConnectorRegistry.register("files", FilesConfig, "Local or mounted folders of documents.")
-class FilesConnector:
+class FilesConnector(BaseConnector):
     """Indexes the files under one or more root folders."""
 
     def __init__(self, config: FilesConfig) -> None:
@@ -150,3 +149,6 @@ class FilesConnector:
             if scanner.key_prefix and key.startswith(scanner.key_prefix):
                 return scanner
         return self.scanners[0]
+
+
+CONNECTOR = ConnectorType(type="files", config_model=FilesConfig, factory=FilesConnector, description="Local or mounted folders of documents.")

@@ -166,7 +166,10 @@ class TreeScanner:
             try:
                 entries = sorted(self.tree.list_dir(folder), key=lambda e: e.path)
             except OSError as exc:
-                yield Failure(source=self.config.name, key=self.key_of(folder + "/" if folder else ""), message=f"cannot list folder: {exc.strerror or exc}")
+                yield Failure(
+                    source=self.config.name, key=self.key_of(folder + "/" if folder else ""),
+                    message=f"cannot list folder: {exc.strerror or exc}", scope="folder",
+                )
                 continue
             if self.config.ignore_file:
                 for entry in entries:

@@ -76,6 +76,11 @@ def document_uri_from_template(source: str, key: str) -> str:
     return f"{DOCUMENTS_PREFIX}{source}/{key}"
 
 
+def decode_uri_part(raw: str) -> str:
+    """One value a resource template extracted from a uri (still percent-encoded), decoded."""
+    return _decode(raw)
+
+
 def schema_uri(source: str, table: str | None = None) -> str:
     """The resource uri of a database source's table listing, or of one table."""
     base = f"{SCHEMA_PREFIX}{_encode(source, '')}"

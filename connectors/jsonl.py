@@ -27,8 +27,9 @@ from urllib.parse import quote
 from pydantic import Field, ValidationInfo, field_validator
 
 from orgkb.connectors.base import (
+    BaseConnector,
+    ConnectorType,
     ConnectorError,
-    ConnectorRegistry,
     Document,
     DocumentError,
     DocumentRef,
@@ -97,8 +98,7 @@ class RecordError(DocumentError):
     """A record that cannot become a document (missing id, wrong type, bad date)."""
 
 
-@ConnectorRegistry.register("jsonl", JsonlConfig, "JSON-lines files: one record per line (exports, BEIR corpora).")
-class JsonlConnector:
+class JsonlConnector(BaseConnector):
     """Indexes every record of the configured JSON-lines files."""
 
     def __init__(self, config: JsonlConfig) -> None:
@@ -305,3 +305,6 @@ def _open(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
+
+
+CONNECTOR = ConnectorType(type="jsonl", config_model=JsonlConfig, factory=JsonlConnector, description="JSON-lines files: one record per line (exports, BEIR corpora).")

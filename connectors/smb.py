@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from pydantic import Field, field_validator
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry, CredentialsError, Document, DocumentRef, Failure
+from orgkb.connectors.base import BaseConnector, ConnectorType, ConnectorError, CredentialsError, Document, DocumentRef, Failure
 from orgkb.connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
 from orgkb.connectors.http import secret_from_env
 
@@ -211,8 +211,7 @@ def _reason(exc: BaseException) -> str:
     return text.split("\n", 1)[0]
 
 
-@ConnectorRegistry.register("smb", SmbConfig, "A folder on an SMB / Windows file share.")
-class SmbConnector:
+class SmbConnector(BaseConnector):
     """Indexes the files of a folder on an SMB share with the file connector's rules."""
 
     def __init__(self, config: SmbConfig) -> None:
@@ -234,18 +233,20 @@ class SmbConnector:
         return tree
 
     def check(self) -> list[str]:
-        try:
-            self.tree.verify()
-        finally:
-            self.tree.close()
+        self.tree.verify()
         return []
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self.tree.verify()
-        try:
-            yield from self.scanner.walk()
-        finally:
-            self.tree.close()
+        yield from self.scanner.walk()
 
     def load(self, ref: DocumentRef) -> Document:
         return self.scanner.load(ref)
+
+    def close(self) -> None:
+        """Log off the share (loading documents after the listing reconnects on demand)."""
+        if self._scanner is not None:
+            self.tree.close()
+
+
+CONNECTOR = ConnectorType(type="smb", config_model=SmbConfig, factory=SmbConnector, description="A folder on an SMB / Windows file share.")

@@ -87,14 +87,15 @@ def peak_rss_mb() -> float:
 
 def child(mode: str, url: str, data_dir: Path, stamps: bool) -> dict[str, Any]:
     """One measurement in this (fresh) process."""
-    from orgkb.connectors.base import ConnectorRegistry, DocumentRef
+    from orgkb.connectors.base import DocumentRef
+    from orgkb.connectors.registry import build_connector
     from orgkb.server.index.indexer import Indexer
     from orgkb.server.index.knowledge import KnowledgeIndex
 
     config = config_for(url, data_dir, stamps)
     started = time.perf_counter()
     if mode == "connector":
-        connector = ConnectorRegistry.build(config.sources[0])
+        connector = build_connector(config.sources[0])
         connector.list_documents  # noqa: B018 - import cost before measuring
         tracemalloc.start()
         count = 0

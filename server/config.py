@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from orgkb.connectors.base import ConnectorRegistry, SourceConfig
+from orgkb.connectors.base import SourceConfig
+from orgkb.connectors.registry import UnknownConnectorType, connector_type
 from orgkb.server.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "orgkb.toml"
@@ -209,9 +210,9 @@ def _source_model(item: Any) -> type[SourceConfig]:
     if not isinstance(item, dict) or "type" not in item:
         raise ValueError("each [[sources]] entry needs a `type`")
     try:
-        return ConnectorRegistry.get(str(item["type"])).config_model
-    except KeyError as exc:
-        raise ValueError(exc.args[0]) from None
+        return connector_type(str(item["type"])).config_model
+    except UnknownConnectorType as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _validate_source_entries(raw: Any, context: dict[str, Any], label: str, data: dict[str, Any]) -> list[SourceConfig]:

@@ -19,3 +19,7 @@ class NotFoundError(OrgkbError):
 
 class IndexBusyError(OrgkbError):
     """Another process holds the data directory's writer lock (it is indexing, or serving with live sync)."""
+
+
+class InvalidArgumentError(OrgkbError):
+    """A request's argument is out of range or malformed; the message names it and the rule."""

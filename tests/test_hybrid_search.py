@@ -15,7 +15,7 @@ from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.mcp.app import build_server
 from orgkb.server.search.searcher import Searcher
-from orgkb.server.app.service import KnowledgeService
+from orgkb.server.app.service import OrgkbService
 from tests.conftest import write_config
 
 POLICIES = [
@@ -80,7 +80,7 @@ def test_adjacent_chunks_come_back_as_one_passage_with_their_line_range(index: K
     assert len(single.chunk_ids) == 1
 
 
-async def _tool_calls(service: KnowledgeService) -> None:
+async def _tool_calls(service: OrgkbService) -> None:
     async with Client(build_server(service, warm_up=False)) as client:
         recent = await client.call_tool(
             "search", {"query": "badge", "modified_after": "2023-01-01T00:00:00Z", "sources": ["policies"]}
@@ -98,7 +98,7 @@ async def _tool_calls(service: KnowledgeService) -> None:
 
 
 def test_mcp_search_tool_applies_date_and_metadata_filters(index: KnowledgeIndex) -> None:
-    anyio.run(_tool_calls, KnowledgeService(index))
+    anyio.run(_tool_calls, OrgkbService(index))
 
 
 def test_a_query_leaves_torch_threads_as_it_found_them(index: KnowledgeIndex) -> None:

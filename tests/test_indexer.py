@@ -10,7 +10,8 @@ from typing import ClassVar, Literal
 
 import pytest
 
-from orgkb.connectors.base import Change, ConnectorRegistry, Document, DocumentRef, Section, SourceConfig
+from orgkb.connectors import registry
+from orgkb.connectors.base import Change, ConnectorType, Document, DocumentRef, Section, SourceConfig
 from orgkb.connectors.filetree import FileEntry
 from orgkb.server.embedding.embedder import Embedder, HashingEmbedder
 from orgkb.server.errors import IndexMismatchError
@@ -257,7 +258,7 @@ class _FeedConnector:
         return Change(cursor="now")
 
 
-ConnectorRegistry.register_lazy("test_feed", _FeedConfig, _FeedConnector)
+registry.register(ConnectorType(type="test_feed", config_model=_FeedConfig, factory=_FeedConnector))
 
 
 def test_incremental_sources_reconcile_in_full_on_their_interval(

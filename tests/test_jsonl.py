@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry, DocumentRef, Failure
+from orgkb.connectors.base import ConnectorError, DocumentRef, Failure
+from orgkb.connectors.registry import connector_types
 from orgkb.connectors.jsonl import JsonlConfig, JsonlConnector
 from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import HashingEmbedder
@@ -118,7 +119,7 @@ def test_config_errors_are_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path / "orgkb.toml", [{"name": "n", "type": "jsonl", "paths": ["ok.jsonl"], "uri_template": "https://x/"}])
     with pytest.raises(ConfigError, match=r"uri_template must contain \{id\}"):
         load_config(config)
-    assert "jsonl" in ConnectorRegistry.types()
+    assert "jsonl" in connector_types()
 
 
 def test_incremental_updates_deletions_and_kept_versions(tmp_path: Path, make_index: IndexFactory) -> None:

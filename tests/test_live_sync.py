@@ -20,9 +20,10 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import HashingEmbedder
 from orgkb.server.index.indexer import Indexer, SourceSummary
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.index.live import IndexChange, LiveIndex
+from orgkb.server.index.indexer import IndexChange
+from orgkb.server.index.live import LiveIndex
 from orgkb.server.search.searcher import Searcher
-from orgkb.server.app.service import KnowledgeService
+from orgkb.server.app.service import OrgkbService
 from tests.conftest import IndexFactory, orgkb_command, subprocess_env, toml_value, write_config
 
 
@@ -106,7 +107,7 @@ def test_a_burst_of_saves_is_one_sync_and_scratch_files_and_the_data_dir_are_ign
     time.sleep(1.0)
     assert len(recorder.syncs) == 2, "a burst of saves should be one sync"
     assert recorder.syncs[1].updated == 1 and recorder.syncs[1].unchanged == 1
-    assert "Version 5" in KnowledgeService(index).fetch("docs:a.md").text
+    assert "Version 5" in OrgkbService(index).local().fetch("docs:a.md").text
 
     for scratch in (".a.md.swp", "4913", "a.md~", "~$report.docx", ".#a.md"):
         (docs / scratch).write_text("scratch", encoding="utf-8")
@@ -211,7 +212,7 @@ def test_search_during_rewrites_sees_each_document_whole(tmp_path: Path, make_in
             seen.update(versions)
             if len(versions) > 1:
                 mixed.append(f"{mode}: {sorted(versions)}")
-            text = KnowledgeService(index).fetch("docs:rotating.md", max_chars=10**7).text
+            text = OrgkbService(index).local().fetch("docs:rotating.md", max_chars=10**7).text
             if len({word for word in text.split() if word.startswith("v") and word[1:].isdigit()}) != 1:
                 mixed.append("fetch")
 

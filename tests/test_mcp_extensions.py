@@ -5,24 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-import pytest
 from mcp import Client
 
 from orgkb.server.mcp import app as mcp_app
 from orgkb.server.embedding.embedder import HashingEmbedder
 from orgkb.server.index.indexer import Indexer
-from orgkb.server.app.service import KnowledgeService
+from orgkb.server.app.service import OrgkbService
+from tests import extension_example
 from tests.conftest import IndexFactory
 
 
-def test_extension_tools_and_resources_are_served(tmp_path: Path, make_index: IndexFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extension_tools_and_resources_are_served(tmp_path: Path, make_index: IndexFactory) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_text("# A\n\nText.\n")
     index = make_index([{"name": "docs", "type": "files", "paths": [str(docs)]}], HashingEmbedder())
     Indexer(index).run()
-    monkeypatch.setattr(mcp_app, "EXTENSION_MODULES", ["tests.extension_example"])
-    server = mcp_app.build_server(KnowledgeService(index), warm_up=False)
+    server = mcp_app.build_server(OrgkbService(index), warm_up=False, extensions=[extension_example.register])
 
     async def scenario() -> None:
         async with Client(server, mode="legacy") as client:

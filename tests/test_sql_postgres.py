@@ -17,7 +17,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from orgkb.connectors.base import ConnectorRegistry, CredentialsError
+from orgkb.connectors.base import CredentialsError
+from orgkb.connectors.registry import build_connector
 from orgkb.connectors.sql.database import QueryError, SqlDatabase
 from orgkb.server.config import OrgkbConfig
 from orgkb.server.embedding.embedder import Embedder
@@ -25,7 +26,7 @@ from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.mcp.app import build_server
 from orgkb.server.search.searcher import Searcher
-from orgkb.server.app.service import KnowledgeService
+from orgkb.server.app.service import OrgkbService
 from orgkb.server.app.databases import SqlService, SqlToolError
 from tests.conftest import IndexFactory
 from tests.postgres_server import PostgresServer
@@ -141,7 +142,7 @@ def test_rows_are_found_cited_updated_and_deleted(
     assert top.uri == f"postgresql://127.0.0.1:{crm.port}/crm/support_tickets?ticket_id=3"
     assert "crm_reader" not in top.uri and READER_PASSWORD not in top.uri
     # The citation uri opens the row's document, as for files.
-    assert "Okta" in KnowledgeService(index).fetch(top.uri).text
+    assert "Okta" in OrgkbService(index).local().fetch(top.uri).text
 
     invoice = searcher.search("invoice to Modehaus Lindner", limit=3).hits[0]
     assert (invoice.doc_id, invoice.text) == ("crm:invoices/INV-2025-003", "Invoice INV-2025-003 to Modehaus Lindner: 1127.50 EUR, overdue.")
@@ -167,12 +168,12 @@ def test_rows_are_found_cited_updated_and_deleted(
     assert second.unchanged == 41 - 3
     solved = searcher.search("what fixed the single sign-on problem", limit=1).hits[0]
     assert solved.doc_id == "crm:support_tickets/3" and "Okta group was missing" in solved.text
-    assert "user not assigned" not in KnowledgeService(index).fetch("crm:support_tickets/3").text
+    assert "user not assigned" not in OrgkbService(index).local().fetch("crm:support_tickets/3").text
     assert index.catalog.get_document("crm:support_tickets/2") is None
     for mode in ("semantic", "keyword", "hybrid"):
         found = searcher.search("SFTP sales file date format rejected", limit=10, mode=mode).hits
         assert all(h.doc_id != "crm:support_tickets/2" for h in found), mode
-    assert "Bremen" in KnowledgeService(index).fetch("crm:customers/1").text
+    assert "Bremen" in OrgkbService(index).local().fetch("crm:customers/1").text
 
     third = Indexer(index).run().sources[0]
     assert (third.chunks_embedded, third.updated, third.unchanged) == (0, 0, 40)
@@ -243,9 +244,9 @@ def test_read_only_transaction_stops_what_the_guard_cannot_see(crm: PostgresServ
 
 
 def test_check_warns_when_the_role_can_write(crm: PostgresServer, passwords: None) -> None:
-    reader = ConnectorRegistry.build(OrgkbConfig.model_validate({"sources": [source(crm)]}).sources[0])
+    reader = build_connector(OrgkbConfig.model_validate({"sources": [source(crm)]}).sources[0])
     assert reader.check() == []
-    writer = ConnectorRegistry.build(OrgkbConfig.model_validate({"sources": [source(crm, "writer")]}).sources[0])
+    writer = build_connector(OrgkbConfig.model_validate({"sources": [source(crm, "writer")]}).sources[0])
     warnings = writer.check()
     assert any("crm_writer can write to 5 table(s)" in w for w in warnings), warnings
     assert any("create objects in schema(s) public" in w for w in warnings), warnings
@@ -258,7 +259,7 @@ def test_secrets_never_appear_in_errors_results_or_logs(
     wrong = "Wrong-Password-31337"
     monkeypatch.setenv("CRM_READER_PW", wrong)
     caplog.set_level(logging.DEBUG)
-    connector = ConnectorRegistry.build(OrgkbConfig.model_validate({"sources": [source(crm)]}).sources[0])
+    connector = build_connector(OrgkbConfig.model_validate({"sources": [source(crm)]}).sources[0])
     with pytest.raises(CredentialsError) as refused:
         connector.check()
     assert "password authentication failed" in str(refused.value) and "CRM_READER_PW" in str(refused.value)
@@ -303,6 +304,6 @@ async def _mcp_checks(server: Any, port: int, tickets: int) -> None:
 
 def test_mcp_tools_on_postgres(crm: PostgresServer, passwords: None, real_embedder: Embedder, tmp_path: Path) -> None:
     config = OrgkbConfig.model_validate({"data_dir": str(tmp_path), "sources": [source(crm)]})
-    server = build_server(KnowledgeService(KnowledgeIndex(config, embedder=real_embedder)), warm_up=False)
+    server = build_server(OrgkbService(KnowledgeIndex(config, embedder=real_embedder)), warm_up=False)
     tickets = crm.execute("SELECT count(*) FROM support_tickets", "crm")[0][0]
     anyio.run(_mcp_checks, server, crm.port, tickets)

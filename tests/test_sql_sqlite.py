@@ -22,7 +22,7 @@ from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.mcp.app import build_server
 from orgkb.server.search.searcher import Searcher
-from orgkb.server.app.service import KnowledgeService
+from orgkb.server.app.service import OrgkbService
 from orgkb.server.app.databases import SqlService, SqlToolError
 from tests.conftest import SAMPLE_DOCS, orgkb_command, subprocess_env
 
@@ -120,7 +120,7 @@ def test_sample_database_is_searchable_cited_and_kept_in_sync(tmp_path: Path, re
     # The customer's row is gone, and so is its ticket: the tickets query joins customers.
     assert (again.updated, again.deleted, again.added, again.unchanged) == (2, 2, 0, 43)
     assert index.catalog.get_document("company-db:support_tickets/1006") is None
-    fetched = KnowledgeService(index).fetch("company-db:support_tickets/1008").text
+    fetched = OrgkbService(index).local().fetch("company-db:support_tickets/1008").text
     assert "recovered" in fetched and "must be flagged" not in fetched
     assert index.catalog.get_document("company-db:customers/7") is None
     assert all(h.doc_id != "company-db:customers/7" for h in searcher.search("Biohof Märkte", limit=10, mode="keyword").hits)
@@ -220,7 +220,7 @@ async def _mcp_checks(server: Any) -> None:
 
 def test_mcp_tools_through_a_client_session(tmp_path: Path, real_embedder: Embedder) -> None:
     index = KnowledgeIndex(load_config(sample_config(tmp_path)), embedder=real_embedder)
-    anyio.run(_mcp_checks, build_server(KnowledgeService(index), warm_up=False))
+    anyio.run(_mcp_checks, build_server(OrgkbService(index), warm_up=False))
 
 
 def test_orgkb_check_reports_the_writable_file(tmp_path: Path) -> None:

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from orgkb.connectors.base import (
+    BaseConnector,
+    ConnectorType,
     Change,
     ConnectorError,
-    ConnectorRegistry,
     CredentialsError,
     Document,
     DocumentError,
@@ -84,13 +85,13 @@ class ConfluenceConfig(SourceConfig):
         return self
 
 
-@ConnectorRegistry.register("confluence", ConfluenceConfig, "Pages of Confluence spaces (Cloud or Data Center).")
-class ConfluenceConnector:
+class ConfluenceConnector(BaseConnector):
     """Lists, loads and tracks changes of the pages in the configured spaces."""
 
     def __init__(self, config: ConfluenceConfig, client: HttpClient | None = None) -> None:
         self.config = config
         self._client = client
+        self._owns_client = client is None
         self._base = config.url
         # Pages of the latest listing request, so loading a listed page costs no second request.
         self._listed: dict[str, dict[str, Any]] = {}
@@ -113,6 +114,12 @@ class ConfluenceConnector:
                 timeout=self.config.timeout, retries=self.config.max_retries,
             )
         return self._client
+
+    def close(self) -> None:
+        """Close the HTTP connections (a client passed in by the caller stays the caller's)."""
+        if self._client is not None and self._owns_client:
+            self._client.close()
+            self._client = None
 
     # --- the connector protocol -----------------------------------------------------------
 
@@ -282,3 +289,6 @@ def _parse_time(value: Any) -> datetime | None:
 def _cql_string(value: str) -> str:
     """A CQL string literal."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+CONNECTOR = ConnectorType(type="confluence", config_model=ConfluenceConfig, factory=ConfluenceConnector, description="Pages of Confluence spaces (Cloud or Data Center).")

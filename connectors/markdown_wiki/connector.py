@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig
+from orgkb.connectors.base import BaseConnector, ConnectorType, ConnectorError, Document, DocumentRef, Failure, SourceConfig
 from orgkb.connectors.files import LocalTree, walk_local
 from orgkb.connectors.filetree import FileFilterConfig, TreeScanner
 from orgkb.connectors.formats import ParsedFile, SkipFile
@@ -110,8 +110,7 @@ def _title_from_name(path: str) -> str:
     return stem.replace("-", " ").replace("_", " ").strip() or path
 
 
-@ConnectorRegistry.register("markdown_wiki", MarkdownWikiConfig, "A folder of Markdown wiki pages (Obsidian, GitHub/GitLab wiki, MkDocs).")
-class MarkdownWikiConnector:
+class MarkdownWikiConnector(BaseConnector):
     """Indexes the pages of a Markdown wiki folder."""
 
     def __init__(self, config: MarkdownWikiConfig) -> None:
@@ -181,3 +180,6 @@ def _nav_titles(nav: Any) -> dict[str, str]:
                     else:
                         titles.update(_nav_titles(target))
     return titles
+
+
+CONNECTOR = ConnectorType(type="markdown_wiki", config_model=MarkdownWikiConfig, factory=MarkdownWikiConnector, description="A folder of Markdown wiki pages (Obsidian, GitHub/GitLab wiki, MkDocs).")

@@ -16,8 +16,9 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from orgkb.connectors.base import (
+    BaseConnector,
+    ConnectorType,
     Change,
-    ConnectorRegistry,
     Document,
     DocumentError,
     DocumentRef,
@@ -51,14 +52,17 @@ class MediaWikiConfig(WikiConfig):
     namespaces: NamespaceList = NAMESPACES_FIELD
 
 
-@ConnectorRegistry.register("mediawiki", MediaWikiConfig, "A MediaWiki site, through its Action API.")
-class MediaWikiConnector:
+class MediaWikiConnector(BaseConnector):
     """Indexes the current revision of every page in the configured namespaces."""
 
     def __init__(self, config: MediaWikiConfig) -> None:
         self.config = config
         self.api = MediaWikiApi(config)
         self._namespace_ids: list[int] | None = None
+
+    def close(self) -> None:
+        """End the wiki session (its HTTP connections)."""
+        self.api.close()
 
     # --- the Connector protocol ----------------------------------------------------------
 
@@ -206,3 +210,6 @@ def _as_list(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, dict):
         return list(value.values())
     return list(value or [])
+
+
+CONNECTOR = ConnectorType(type="mediawiki", config_model=MediaWikiConfig, factory=MediaWikiConnector, description="A MediaWiki site, through its Action API.")

@@ -16,8 +16,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from orgkb.connectors.base import (
+    BaseConnector,
+    ConnectorType,
     ConnectorError,
-    ConnectorRegistry,
     Document,
     DocumentError,
     DocumentRef,
@@ -76,8 +77,7 @@ class DumpPage(BaseModel):
     text: str = ""
 
 
-@ConnectorRegistry.register("mediawiki_dump", MediaWikiDumpConfig, "A MediaWiki XML dump file (no server needed).")
-class MediaWikiDumpConnector:
+class MediaWikiDumpConnector(BaseConnector):
     """Indexes the latest revision of each page of an XML dump."""
 
     def __init__(self, config: MediaWikiDumpConfig) -> None:
@@ -245,3 +245,6 @@ def _page(element: ET.Element, latest: DumpPage | None) -> DumpPage | None:
     if latest is None or not title:
         return None
     return latest.model_copy(update={"title": title, "ns": int(_child_text(element, "ns") or 0)})
+
+
+CONNECTOR = ConnectorType(type="mediawiki_dump", config_model=MediaWikiDumpConfig, factory=MediaWikiDumpConnector, description="A MediaWiki XML dump file (no server needed).")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
-from orgkb.connectors.base import ConnectorRegistry, SourceConfig
+from orgkb.connectors.base import ConnectorType, SourceConfig
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -244,6 +244,10 @@ def _resolve_sqlite(scheme: str, rest: str, info: ValidationInfo) -> str:
 
 
 # The connector (and SQLAlchemy with it) is imported only when a sql source is first used.
-ConnectorRegistry.register_lazy(
-    "sql", SqlConfig, "orgkb.connectors.sql.connector:SqlConnector", "Database tables and queries (PostgreSQL, SQLite, MySQL) read-only."
+# The connector module imports SQLAlchemy: named as a string, it is imported on first sync only.
+CONNECTOR = ConnectorType(
+    type="sql",
+    config_model=SqlConfig,
+    factory="orgkb.connectors.sql.connector:SqlConnector",
+    description="Database tables and queries (PostgreSQL, SQLite, MySQL) read-only.",
 )

@@ -26,6 +26,7 @@ from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.sql import ColumnElement, FromClause, Select
 
 from orgkb.connectors.base import (
+    BaseConnector,
     ConnectorError,
     Document,
     DocumentError,
@@ -121,7 +122,7 @@ class _Page:
         self.fetches = 0
 
 
-class SqlConnector:
+class SqlConnector(BaseConnector):
     """Indexes configured tables' rows and every table's description."""
 
     def __init__(self, config: SqlConfig) -> None:
@@ -129,6 +130,10 @@ class SqlConnector:
         self.database = SqlDatabase(config)
         self._page: _Page | None = None
         self._plans: dict[str, tuple[TablePlan, RowRenderer]] = {}
+
+    def close(self) -> None:
+        """Dispose of the connection pool this sync used."""
+        self.database.dispose()
 
     def check(self) -> list[str]:
         self.database.ping()

@@ -1,91 +1,228 @@
-"""What the MCP server and the CLI both do with an index: search, fetch, describe sources.
+"""The application service: the one thing the MCP handlers, the CLI and extensions call.
 
-Kept apart from any transport so the CLI, the MCP tools and the benchmark share one code path.
+`OrgkbService` owns the index, the searcher, live sync and the database connections. Nothing
+reaches them except through a `CallerView`: the service bound to one caller's `Access`,
+handed out by `OrgkbService.for_caller`. Every operation of the view applies that access, so a
+front end cannot forget it: a source the caller may not see is answered exactly like one that
+does not exist, in searches, documents, listings, completions, status, re-indexing and SQL.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import ValidationError
 
-from orgkb.connectors.base import ConnectorRegistry, Failure, MetadataValue
-from orgkb.connectors.identifiers import doc_id, document_uri, parse_document_uri
+from orgkb.connectors.base import MetadataValue
+from orgkb.connectors.identifiers import (
+    STATUS_URI,
+    doc_id,
+    doc_id_prefix_of_uri,
+    document_uri,
+    parse_document_uri,
+    source_of_uri,
+)
+from orgkb.connectors.registry import connector_type
 from orgkb.server.app.access import FULL_ACCESS, Access
-from orgkb.server.store.catalog import StoredDocument
-from orgkb.server.errors import NotFoundError
+from orgkb.server.app.databases import DescribedTable, QueryResult, SqlService, TableList
+from orgkb.server.app.results import FetchedDocument, IndexStatus, SourceInfo, SourceList, SourceStatus
+from orgkb.server.config import OrgkbConfig, SearchConfig, ServerConfig
+from orgkb.server.errors import InvalidArgumentError, NotFoundError
+from orgkb.server.index.indexer import IndexSummary, Progress
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.search.searcher import Searcher
+from orgkb.server.index.live import LiveIndex, LiveListener
+from orgkb.server.search.filters import SearchFilters
+from orgkb.server.search.searcher import Searcher, SearchMode, SearchResponse
+from orgkb.server.store.records import StoredDocument
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FETCH_CHARS = 20_000
 
 
-class FetchedDocument(BaseModel):
-    """A whole indexed document (or one window of it) as text."""
+class OrgkbService:
+    """Everything orgkb can do over one config's index; callers get it through `for_caller`."""
 
-    doc_id: str
-    title: str
-    uri: str = Field(description="Where a person opens the original.")
-    resource_uri: str
-    source: str
-    mime_type: str
-    modified: datetime | None
-    metadata: dict[str, MetadataValue]
-    text: str
-    offset: int = Field(description="Character offset of `text` in the whole document.")
-    total_chars: int
-    truncated: bool = Field(description="True when more text follows; fetch again with `next_offset`.")
-    next_offset: int | None = None
-
-
-class SourceInfo(BaseModel):
-    """One configured source and the state of its index."""
-
-    name: str
-    type: str
-    description: str
-    documents: int
-    chunks: int
-    last_sync: datetime | None
-    last_error: str | None
-    failures: list[Failure] = Field(default_factory=list)
-
-
-class SourceList(BaseModel):
-    """All configured sources."""
-
-    sources: list[SourceInfo]
-
-
-class KnowledgeService:
-    """The operations every front end offers over one `KnowledgeIndex`."""
-
-    def __init__(self, index: KnowledgeIndex) -> None:
-        self.index = index
-        self.searcher = Searcher(index)
+    def __init__(
+        self,
+        index: KnowledgeIndex,
+        *,
+        live: LiveIndex | None = None,
+        databases: SqlService | None = None,
+        searcher: Searcher | None = None,
+    ) -> None:
+        config = index.config
+        self._index = index
+        self._config = config
+        self._searcher = searcher or Searcher(index)
+        # Without background sync, re-indexing still goes through a LiveIndex: it is the one
+        # writer of this process, so a `reindex` call waits for any sync already running.
+        self._live = live or LiveIndex(index, config.server.live.model_copy(update={"enabled": False}))
+        self._databases = databases or SqlService(config)
         self._warm = threading.Event()
         self.warm_error: str | None = None
 
+    @classmethod
+    def from_config(cls, config: OrgkbConfig, *, live_sync: bool = False) -> OrgkbService:
+        """A service over ``config``'s index; ``live_sync`` keeps it in sync while started."""
+        index = KnowledgeIndex(config)
+        live = LiveIndex(index, config.server.live) if live_sync and config.server.live.enabled else None
+        return cls(index, live=live)
+
+    # --- what front ends need to build their surface (no source names: those are per caller)
+
+    @property
+    def server_settings(self) -> ServerConfig:
+        """The `[server]` settings: name, instructions, tool descriptions, paging, HTTP."""
+        return self._config.server
+
+    @property
+    def search_settings(self) -> SearchConfig:
+        """The `[search]` defaults and limits."""
+        return self._config.search
+
+    @property
+    def has_databases(self) -> bool:
+        """True when some source is a database (the SQL tools exist)."""
+        return bool(self._databases.sources)
+
+    @property
+    def database_row_cap(self) -> int:
+        """The most rows any database source lets one query return (the `sql_query` limit's maximum)."""
+        databases = self._databases
+        return max((databases.sources[name].max_rows for name in databases.query_sources), default=1)
+
+    @property
+    def live_sync(self) -> bool:
+        """True when the index follows the sources by itself while the service runs."""
+        return self._live.settings.enabled
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self, *, warm_up: bool = True) -> None:
+        """Load the model in the background (``warm_up``) and start live sync, if configured."""
+        if warm_up:
+            threading.Thread(target=self.warm_up, name="orgkb-warm-up", daemon=True).start()
+        self._live.start()
+
+    def stop(self) -> None:
+        """Stop live sync (a sync in progress finishes in the background) and close databases."""
+        threading.Thread(target=self._live.stop, name="orgkb-live-stop", daemon=True).start()
+        self._databases.close()
+
     def warm_up(self) -> None:
-        """Load the model and open the store now (called in the background by the server)."""
+        """Load the model and open the store now, so the first search does not wait for them."""
         try:
-            self.index.open()
-            self.index.embedder.embed_query("warm up")
-            self.searcher.prepare()
+            self._index.open()
+            self._index.embedder.embed_query("warm up")
+            self._searcher.prepare()
         except Exception as exc:  # noqa: BLE001 - reported on first use instead of crashing the server
             self.warm_error = str(exc)
+            log.warning("warm-up failed: %s", exc)
         finally:
             self._warm.set()
 
-    def resolve(self, reference: str, access: Access = FULL_ACCESS) -> StoredDocument:
-        """The document an ``orgkb://`` uri, a citation uri (file://, https://) or a doc id names.
+    def add_listener(self, listener: LiveListener) -> None:
+        """Hear about index changes (all sources: a listener filters per caller with `for_caller`)."""
+        self._live.add_listener(listener)
 
-        A document of a source ``access`` may not see is reported exactly like a missing one.
-        """
+    # --- callers ------------------------------------------------------------------------------
+
+    def for_caller(self, access: Access) -> CallerView:
+        """The service as ``access`` may use it."""
+        return CallerView(self, access)
+
+    def local(self) -> CallerView:
+        """The service for the local user (the CLI, stdio): every configured source."""
+        return CallerView(self, FULL_ACCESS)
+
+
+class CallerView:
+    """`OrgkbService` bound to one caller: every method applies the caller's access."""
+
+    def __init__(self, service: OrgkbService, access: Access) -> None:
+        self._service = service
+        self.access = access
+        self._configured = [s.name for s in service._config.sources]
+
+    # --- the access rules, in one place ------------------------------------------------------
+
+    @property
+    def sources(self) -> list[str]:
+        """Configured sources this caller may see, in config order."""
+        return self.access.visible(self._configured)
+
+    def may_see_source(self, source: str) -> bool:
+        """True when ``source`` is configured and this caller may see it."""
+        return source in self._configured and self.access.can_see(source)
+
+    def may_see_uri(self, uri: str) -> bool:
+        """True for the status resource and for orgkb:// uris of sources this caller may see."""
+        if uri == STATUS_URI:
+            return True
+        source = source_of_uri(uri)
+        return source is not None and self.may_see_source(source)
+
+    def _may_open(self, document: StoredDocument) -> bool:
+        return self.may_see_source(document.source)
+
+    def _selected(self, requested: Iterable[str] | None) -> list[str] | None:
+        """The sources a request works on (None: all, nothing hidden); unknown ones are an error."""
+        return self.access.select(requested, self._configured)
+
+    def _unknown_document(self, reference: str) -> NotFoundError:
+        return NotFoundError(f"no indexed document for {reference!r}; use a `resource_uri` or `uri` from search results")
+
+    # --- search and documents -----------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int | None = None,
+        mode: SearchMode = "hybrid",
+        sources: list[str] | None = None,
+        path_prefix: str | None = None,
+        file_types: list[str] | None = None,
+        modified_after: datetime | None = None,
+        modified_before: datetime | None = None,
+        metadata: dict[str, MetadataValue] | None = None,
+    ) -> SearchResponse:
+        """The best cited passages for ``query`` among the documents this caller may see."""
+        if not query.strip():
+            raise InvalidArgumentError("query: give some words to search for")
+        settings = self._service.search_settings
+        if limit is not None and not 1 <= limit <= settings.max_limit:
+            raise InvalidArgumentError(f"limit: must be between 1 and {settings.max_limit}, not {limit}")
+        selected = self._selected(sources)
+        if selected == []:
+            return SearchResponse(query=query, mode=mode, hits=[], took_ms=0.0)
+        try:
+            filters = SearchFilters(
+                sources=selected,
+                path_prefix=path_prefix,
+                file_types=file_types,
+                modified_after=modified_after,
+                modified_before=modified_before,
+                metadata=metadata,
+            )
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise InvalidArgumentError(f"invalid filter {where}: {error['msg'].removeprefix('Value error, ')}") from None
+        response = self._service._searcher.search(query, limit=limit, mode=mode, filters=filters)
+        # The filters already keep other sources out; checked again so no hit can slip through.
+        hits = [hit for hit in response.hits if self.may_see_source(hit.source)]
+        return response.model_copy(update={"hits": hits})
+
+    def resolve(self, reference: str) -> StoredDocument:
+        """The document an ``orgkb://`` uri, a citation uri (file://, https://) or a doc id names."""
         reference = reference.strip()
-        catalog = self.index.catalog
+        catalog = self._service._index.catalog
         named = parse_document_uri(reference)
         if named is not None:
             document = catalog.get_document(doc_id(*named))
@@ -94,20 +231,20 @@ class KnowledgeService:
             document = catalog.find_document_by_uri(reference)
         else:
             document = catalog.get_document(reference)
-        if document is None or not access.can_see(document.source):
-            raise NotFoundError(
-                f"no indexed document for {reference!r}; use a `resource_uri` or `uri` from search results"
-            )
+        if document is None or not self._may_open(document):
+            raise self._unknown_document(reference)
         return document
 
-    def fetch(
-        self, reference: str, offset: int = 0, max_chars: int = DEFAULT_FETCH_CHARS, access: Access = FULL_ACCESS
-    ) -> FetchedDocument:
+    def fetch(self, reference: str, offset: int = 0, max_chars: int = DEFAULT_FETCH_CHARS) -> FetchedDocument:
         """The text of a document, ``max_chars`` at a time from ``offset``."""
-        document = self.resolve(reference, access)
+        if offset < 0:
+            raise InvalidArgumentError(f"offset: must be 0 or more, not {offset}")
+        if max_chars < 1:
+            raise InvalidArgumentError(f"max_chars: must be 1 or more, not {max_chars}")
+        document = self.resolve(reference)
         text = document.as_document().text
-        offset = max(0, min(offset, len(text)))
-        end = min(len(text), offset + max(1, max_chars))
+        offset = min(offset, len(text))
+        end = min(len(text), offset + max_chars)
         return FetchedDocument(
             doc_id=document.doc_id,
             title=document.title,
@@ -124,13 +261,50 @@ class KnowledgeService:
             next_offset=end if end < len(text) else None,
         )
 
-    def list_sources(self, access: Access = FULL_ACCESS) -> SourceList:
-        """Configured sources (those ``access`` may see) with their document counts and sync state."""
-        catalog = self.index.catalog
+    def read_document(self, uri: str) -> FetchedDocument:
+        """A whole document by its resource uri (resources/read)."""
+        return self.fetch(uri, 0, 10**12)
+
+    def list_documents(self, *, after: str | None = None, limit: int = 100) -> list[StoredDocument]:
+        """Documents this caller may see, in id order, after the document id ``after`` (paging)."""
+        catalog = self._service._index.catalog
+        sources = self.sources if self.access.limited else None
+        return catalog.list_documents(after=after, limit=limit, sources=sources)
+
+    # --- completions --------------------------------------------------------------------------
+
+    def complete_sources(self, prefix: str) -> list[str]:
+        """Source names starting with ``prefix`` (case-insensitive)."""
+        return [name for name in self.sources if name.lower().startswith(prefix.lower())]
+
+    def complete_keys(self, source: str, prefix: str, limit: int) -> list[str]:
+        """Document keys of ``source`` starting with ``prefix``."""
+        if not self.may_see_source(source):
+            return []
+        documents = self._service._index.catalog.list_documents(sources=[source], prefix=doc_id(source, prefix), limit=limit)
+        return [d.key for d in documents]
+
+    def complete_document_uris(self, value: str, limit: int) -> list[str]:
+        """Document resource uris: by uri prefix, or by text in a document's key or title."""
+        catalog = self._service._index.catalog
+        visible = self.sources if self.access.limited else None
+        prefix = doc_id_prefix_of_uri(value)
+        if prefix is not None:
+            # A percent-encoded key can sort differently from its uri: over-fetch, then keep matches.
+            documents = catalog.list_documents(sources=visible, limit=limit * 5, prefix=prefix)
+            uris = [document_uri(d.source, d.key) for d in documents]
+            return [uri for uri in uris if uri.startswith(value)][:limit]
+        return [document_uri(d.source, d.key) for d in catalog.list_documents(sources=visible, contains=value, limit=limit)]
+
+    # --- sources and status -------------------------------------------------------------------
+
+    def list_sources(self) -> SourceList:
+        """Sources this caller may see, with document counts and sync state."""
+        catalog = self._service._index.catalog
         counts = catalog.counts()
         infos = []
-        for source in self.index.config.sources:
-            if not access.can_see(source.name):
+        for source in self._service._config.sources:
+            if not self.may_see_source(source.name):
                 continue
             state = catalog.source_state(source.name)
             documents, chunks = counts.get(source.name, (0, 0))
@@ -138,7 +312,7 @@ class KnowledgeService:
                 SourceInfo(
                     name=source.name,
                     type=source.type,
-                    description=ConnectorRegistry.get(source.type).description,
+                    description=connector_type(source.type).description,
                     documents=documents,
                     chunks=chunks,
                     last_sync=datetime.fromtimestamp(state.last_sync, tz=UTC) if state.last_sync else None,
@@ -147,3 +321,62 @@ class KnowledgeService:
                 )
             )
         return SourceList(sources=infos)
+
+    def status(self) -> IndexStatus:
+        """The index status, counting only the sources this caller may see."""
+        live = self._service._live
+        activity = live.status()
+        sources = [SourceStatus(**info.model_dump(), sync=live.activity(info.name)) for info in self.list_sources().sources]
+        return IndexStatus(
+            embedding_model=self._service._index.catalog.get_meta("embedding_model"),
+            documents=sum(s.documents for s in sources),
+            chunks=sum(s.chunks for s in sources),
+            live_sync=activity.enabled,
+            writer=activity.writer,
+            sources=sources,
+        )
+
+    # --- re-indexing --------------------------------------------------------------------------
+
+    def reindex(
+        self, sources: list[str] | None = None, *, full: bool = False, progress: Progress | None = None
+    ) -> IndexSummary:
+        """Sync some sources (default: every one this caller may see) now, after any sync in progress."""
+        return self._service._live.sync_now(self._selected(sources), full=full, progress=progress)
+
+    # --- databases ----------------------------------------------------------------------------
+
+    def database_sources(self, *, queries: bool = False) -> list[str]:
+        """Database sources this caller may use (``queries``: only those that allow `sql_query`)."""
+        databases = self._service._databases
+        names = databases.query_sources if queries else list(databases.sources)
+        return [name for name in names if self.may_see_source(name)]
+
+    def _database(self, source: str) -> str:
+        if source not in self.database_sources():
+            allowed = ", ".join(self.database_sources()) or "none"
+            raise NotFoundError(f"unknown database source {source!r}; database sources you can use: {allowed}")
+        return source
+
+    def list_tables(self, source: str) -> TableList:
+        """Tables and views of a database source."""
+        return self._service._databases.list_tables(self._database(source))
+
+    def describe_table(self, source: str, table: str) -> DescribedTable:
+        """One table's columns, keys, comments and size."""
+        return self._service._databases.describe_table(self._database(source), table)
+
+    def query(self, source: str, sql: str, limit: int | None = None) -> QueryResult:
+        """One read-only SQL query's rows."""
+        return self._service._databases.query(self._database(source), sql, limit)
+
+    def schema_text(self, source: str, table: str | None = None) -> str:
+        """A table's description, or the source's table listing, as text (schema resources)."""
+        self._database(source)
+        if table is not None:
+            return self._service._databases.schema_text(source, table)
+        listing = self.list_tables(source)
+        lines = [f"Tables of {source} ({listing.database}); read orgkb://schema/{source}/<table> for columns:"]
+        for summary in listing.tables:
+            lines.append(f"- {summary.name} ({summary.kind})" + (f": {summary.comment}" if summary.comment else ""))
+        return "\n".join(lines)

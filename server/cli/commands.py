@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry
-from orgkb.server.cli.main import command, print_json, quiet_model_loading
+from orgkb.connectors.base import ConnectorError
+from orgkb.connectors.registry import open_connector
+from orgkb.server.cli.registry import command, print_json, quiet_model_loading
 from orgkb.server.config import OrgkbConfig
-from orgkb.server.errors import OrgkbError
-from orgkb.server.search.filters import SearchFilters
-from orgkb.server.index.indexer import Indexer, IndexSummary, SourceSummary
-from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.app.service import KnowledgeService
+from orgkb.server.errors import InvalidArgumentError, OrgkbError
+from orgkb.server.index.indexer import IndexSummary, SourceSummary
+from orgkb.server.app.service import OrgkbService
 
 # Human-readable output goes to stderr so stdout stays clean for --json and for pipes.
 # Pipes and CI logs get a width that fits the summary table instead of 80 columns.
@@ -58,11 +56,11 @@ def index_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     if not config.sources:
         console.print("[yellow]No sources configured: add [[sources]] entries to the config file.")
         return 2
-    index = KnowledgeIndex(config)
+    local = OrgkbService.from_config(config).local()
     columns = [SpinnerColumn(), TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed:>6.0f} docs"),
                TimeElapsedColumn(), TextColumn("{task.fields[detail]}", style="dim")]
     with Progress(*columns, console=console, transient=False) as progress:
-        summary = Indexer(index, progress=RichProgress(progress)).run(args.source, full=args.full)
+        summary = local.reindex(args.source, full=args.full, progress=RichProgress(progress))
     print_summary(summary)
     return 0 if summary.ok else 1
 
@@ -109,24 +107,32 @@ def _metadata_pairs(pairs: list[str]) -> dict[str, str] | None:
     return metadata or None
 
 
+def _datetime_argument(flag: str, value: str | None) -> datetime | None:
+    """An ISO 8601 date or time from the command line; a one-line error otherwise."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        name = flag.lstrip("-").replace("-", "_")
+        raise InvalidArgumentError(f"invalid filter {name}: not an ISO 8601 date or time: {value!r} (e.g. 2026-03-01)") from None
+
+
 @command("search", "search the index and print cited passages", _search_arguments)
 def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Search and print cited hits (or JSON)."""
     quiet_model_loading()
-    service = KnowledgeService(KnowledgeIndex(config))
-    try:
-        filters = SearchFilters(
-            sources=args.source,
-            path_prefix=args.path_prefix,
-            file_types=args.file_types,
-            modified_after=args.modified_after,
-            modified_before=args.modified_before,
-            metadata=_metadata_pairs(args.meta),
-        )
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise OrgkbError(f"invalid filter {'.'.join(str(p) for p in error['loc'])}: {error['msg']}") from None
-    response = service.searcher.search(args.query, limit=args.limit, mode=args.mode, filters=filters)
+    response = OrgkbService.from_config(config).local().search(
+        args.query,
+        limit=args.limit,
+        mode=args.mode,
+        sources=args.source,
+        path_prefix=args.path_prefix,
+        file_types=args.file_types,
+        modified_after=_datetime_argument("--modified-after", args.modified_after),
+        modified_before=_datetime_argument("--modified-before", args.modified_before),
+        metadata=_metadata_pairs(args.meta),
+    )
     if args.json:
         print_json(response.model_dump(mode="json"))
         return 0
@@ -178,7 +184,7 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 @command("status", "show what is indexed, per source", _status_arguments)
 def status_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Print per-source document counts, last sync and failures."""
-    sources = KnowledgeService(KnowledgeIndex(config)).list_sources()
+    sources = OrgkbService.from_config(config).local().list_sources()
     if args.json:
         print_json(sources.model_dump(mode="json"))
         return 0
@@ -201,7 +207,8 @@ def check_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     failed = False
     for source in config.sources:
         try:
-            warnings = ConnectorRegistry.build(source).check()
+            with open_connector(source) as connector:
+                warnings = connector.check()
         except ConnectorError as exc:
             failed = True
             # Connector messages usually start with the source name already.

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from orgkb.server.eval.benchmark import EvalReport, load_beir, run_eval
-from orgkb.server.cli.main import command, print_json, quiet_model_loading
+from orgkb.server.cli.registry import command, print_json, quiet_model_loading
 from orgkb.server.cli.commands import RichProgress
 from orgkb.server.config import OrgkbConfig
 

@@ -1,4 +1,4 @@
-"""The `orgkb` command: index, search, serve, status.
+"""The `orgkb` command: index, search, serve, status, check, eval.
 
 Errors a user can fix are printed as one line on stderr with exit status 2; stdout carries only
 results (and, for `serve` on stdio, only MCP messages).
@@ -7,55 +7,21 @@ results (and, for `serve` on stdio, only MCP messages).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Sequence
 
-from orgkb.server.config import OrgkbConfig, load_config
+# The command modules register their subcommands when imported.
+from orgkb.server.cli import commands, eval as evaluation  # noqa: F401
+from orgkb.server.cli.registry import COMMANDS
+from orgkb.server.config import load_config
 from orgkb.server.errors import OrgkbError
 
 log = logging.getLogger("orgkb")
 
-Command = Callable[[argparse.Namespace, OrgkbConfig], int]
-Configure = Callable[[argparse.ArgumentParser], None]
-
-
-class Subcommand:
-    """A registered subcommand: its help, how to add its arguments, and its handler."""
-
-    def __init__(self, name: str, help: str, configure: Configure, handler: Command) -> None:
-        self.name = name
-        self.help = help
-        self.configure = configure
-        self.handler = handler
-
-
-COMMANDS: dict[str, Subcommand] = {}
-
-# Modules whose import registers subcommands; a new command family adds its module here.
-COMMAND_MODULES = ["orgkb.server.cli.commands", "orgkb.server.cli.eval"]
-
-
-def command(name: str, help: str, configure: Configure | None = None) -> Callable[[Command], Command]:
-    """Register a subcommand: ``@command("index", "build the index", add_arguments)``."""
-
-    def decorator(function: Command) -> Command:
-        COMMANDS[name] = Subcommand(name, help, configure or (lambda _parser: None), function)
-        return function
-
-    return decorator
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every registered subcommand."""
-    import importlib
-
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
     parser = argparse.ArgumentParser(prog="orgkb", description="Cited search over an organisation's knowledge, for MCP clients.")
     parser.add_argument("--config", "-c", help="config file (default: $ORGKB_CONFIG, else ./orgkb.toml)")
     parser.add_argument("--verbose", "-v", action="count", default=0, help="more log output on stderr")
@@ -85,26 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("orgkb: interrupted", file=sys.stderr)
         return 130
-
-
-def print_json(payload: Any) -> None:
-    """Write one JSON document to stdout."""
-    json.dump(payload, sys.stdout, indent=2, ensure_ascii=False, default=_json_default)
-    sys.stdout.write("\n")
-    sys.stdout.flush()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def quiet_model_loading() -> None:
-    """Keep library progress bars and chatter off the terminal during CLI runs."""
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 if __name__ == "__main__":  # pragma: no cover

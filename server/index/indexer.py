@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 from orgkb.connectors.base import (
     Connector,
     ConnectorError,
-    ConnectorRegistry,
     CursorExpired,
     Document,
     DocumentError,
@@ -29,6 +28,7 @@ from orgkb.connectors.base import (
     SourceConfig,
 )
 from orgkb.connectors.identifiers import doc_id
+from orgkb.connectors.registry import open_connector
 from orgkb.server.store.catalog import DocumentWrite, file_type_of
 from orgkb.server.index.chunking import chunk_document
 from orgkb.server.errors import OrgkbError
@@ -107,8 +107,17 @@ class _NoProgress:
         pass
 
 
-ChangeListener = Callable[[str, list[str], list[str]], None]
-"""Called after each committed batch with (source, changed doc ids, deleted doc ids)."""
+class IndexChange(BaseModel):
+    """Documents of one source that one committed batch added, updated or deleted (doc ids)."""
+
+    source: str
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+
+
+ChangeListener = Callable[[IndexChange], None]
+"""Called after each committed batch with what it changed."""
 
 
 class Indexer:
@@ -153,25 +162,8 @@ class Indexer:
         started = time.perf_counter()
         catalog = self.index.catalog
         try:
-            connector = ConnectorRegistry.build(source_config)
-            state = catalog.source_state(source_config.name)
-            incremental = isinstance(connector, IncrementalConnector)
-            changes_done = False
-            if incremental and state.cursor and not full and not self._reconcile_due(source_config, state.last_full_sync):
-                try:
-                    self._sync_changes(connector, state.cursor, summary)  # type: ignore[arg-type]
-                    summary.incremental = changes_done = True
-                except CursorExpired as exc:
-                    # Raised before anything is written: a full sync reconciles instead.
-                    log.info("source %s: %s; running a full sync", source_config.name, exc)
-            if not changes_done:
-                cursor = connector.initial_cursor() if incremental else None  # type: ignore[attr-defined]
-                self._sync_full(connector, summary, reload=full, reembed=reembed)
-                summary.seconds = time.perf_counter() - started
-                catalog.record_sync(
-                    source_config.name, cursor=cursor, full=True, error=None,
-                    summary=summary.counts(), failures=summary.failures,
-                )
+            with open_connector(source_config) as connector:
+                self._sync_open(connector, source_config, summary, full=full, reembed=reembed, started=started)
         except (ConnectorError, OrgkbError) as exc:
             summary.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a connector bug must not stop the other sources
@@ -186,6 +178,29 @@ class Indexer:
             )
         self.progress.end_source(summary)
         return summary
+
+    def _sync_open(
+        self, connector: Connector, source_config: SourceConfig, summary: SourceSummary, *,
+        full: bool, reembed: bool, started: float,
+    ) -> None:
+        """Sync one source through its open connector: by change feed when it can, else in full."""
+        catalog = self.index.catalog
+        state = catalog.source_state(source_config.name)
+        incremental = isinstance(connector, IncrementalConnector)
+        if incremental and state.cursor and not full and not self._reconcile_due(source_config, state.last_full_sync):
+            try:
+                self._sync_changes(connector, state.cursor, summary)  # type: ignore[arg-type]
+                summary.incremental = True
+                return
+            except CursorExpired as exc:
+                # Raised before anything is written: a full sync reconciles instead.
+                log.info("source %s: %s; running a full sync", source_config.name, exc)
+        cursor = connector.initial_cursor() if incremental else None  # type: ignore[attr-defined]
+        self._sync_full(connector, summary, reload=full, reembed=reembed)
+        summary.seconds = time.perf_counter() - started
+        catalog.record_sync(
+            source_config.name, cursor=cursor, full=True, error=None, summary=summary.counts(), failures=summary.failures
+        )
 
     @staticmethod
     def _reconcile_due(config: SourceConfig, last_full_sync: float | None) -> bool:
@@ -206,7 +221,7 @@ class Indexer:
             for item in connector.list_documents():
                 seen.add(item.key)
                 if isinstance(item, Failure):
-                    if item.key.endswith("/") or item.key == "":
+                    if item.scope == "folder":
                         # A folder that could not be listed: its documents are kept, not deleted.
                         unlisted_prefixes.append(item.key)
                     self._record_failure(item, summary)
@@ -370,13 +385,16 @@ class _Batch:
         if stale:
             store.delete(stale)
             catalog.clear_pending(stale)
-        for is_new in self.new_flags:
-            if is_new:
-                self.summary.added += 1
-            else:
-                self.summary.updated += 1
-        self.summary.deleted += len(self.deletes)
+        change = IndexChange(
+            source=self.source,
+            added=[w.document.id for w, new in zip(self.writes, self.new_flags, strict=True) if new],
+            updated=[w.document.id for w, new in zip(self.writes, self.new_flags, strict=True) if not new],
+            deleted=list(self.deletes),
+        )
+        self.summary.added += len(change.added)
+        self.summary.updated += len(change.updated)
+        self.summary.deleted += len(change.deleted)
         self.summary.chunks_embedded += len(ids)
         if self.indexer.on_change is not None:
-            self.indexer.on_change(self.source, [w.document.id for w in self.writes], list(self.deletes))
+            self.indexer.on_change(change)
         self.writes, self.new_flags, self.deletes, self.pending_chunks = [], [], [], 0

@@ -22,26 +22,18 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from orgkb.connectors.base import ConnectorRegistry, WatchableConnector
+from orgkb.connectors.base import WatchableConnector
+from orgkb.connectors.registry import build_connector
 from orgkb.server.config import LiveSyncConfig
 from orgkb.server.errors import IndexBusyError, OrgkbError
 from orgkb.server.index.folder_watch import FolderWatcher
-from orgkb.server.index.indexer import Indexer, IndexSummary, Progress, SourceSummary
+from orgkb.server.index.indexer import IndexChange, Indexer, IndexSummary, Progress, SourceSummary
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.writer_lock import WriterLock, hold_for_process, release_for_process
 
 log = logging.getLogger(__name__)
 
 ALL = "*"  # the scheduling key of a sync of every source (catch-up)
-
-
-class IndexChange(BaseModel):
-    """Documents of one source that one committed batch added, updated or deleted (doc ids)."""
-
-    source: str
-    added: list[str] = Field(default_factory=list)
-    updated: list[str] = Field(default_factory=list)
-    deleted: list[str] = Field(default_factory=list)
 
 
 class LiveListener(Protocol):
@@ -169,7 +161,7 @@ class LiveIndex:
         self._watcher = watcher
         for source in self.index.config.sources:
             try:
-                connector = ConnectorRegistry.build(source)
+                connector = build_connector(source)
             except Exception as exc:  # noqa: BLE001 - a connector that cannot be built fails its syncs visibly
                 log.debug("%s: not watched: %s", source.name, exc)
                 continue
@@ -267,9 +259,8 @@ class LiveIndex:
     def _run(self, names: list[str] | None, *, full: bool, progress: Progress | None) -> IndexSummary:
         with self._run_lock:
             targets = names or [s.name for s in self.index.config.sources]
-            known = self._known_ids(targets)
             tracker = _TrackingProgress(self, progress)
-            indexer = Indexer(self.index, progress=tracker, on_change=lambda s, c, d: self._changed(known, s, c, d))
+            indexer = Indexer(self.index, progress=tracker, on_change=self._changed)
             try:
                 return indexer.run(names, full=full)
             except IndexBusyError:
@@ -280,24 +271,7 @@ class LiveIndex:
                     tracker.end_source(SourceSummary(source=name, error=str(exc)))
                 return IndexSummary(sources=[SourceSummary(source=n, error=str(exc)) for n in targets])
 
-    def _known_ids(self, sources: list[str]) -> dict[str, set[str]]:
-        marks = ",".join("?" * len(sources))
-        rows = self.index.catalog.query(f"SELECT source, doc_id FROM documents WHERE source IN ({marks})", sources)
-        known: dict[str, set[str]] = {name: set() for name in sources}
-        for row in rows:
-            known[row["source"]].add(row["doc_id"])
-        return known
-
-    def _changed(self, known: dict[str, set[str]], source: str, changed: list[str], deleted: list[str]) -> None:
-        ids = known.setdefault(source, set())
-        change = IndexChange(
-            source=source,
-            added=[d for d in changed if d not in ids],
-            updated=[d for d in changed if d in ids],
-            deleted=deleted,
-        )
-        ids.update(changed)
-        ids.difference_update(deleted)
+    def _changed(self, change: IndexChange) -> None:
         self._notify(lambda listener: listener.documents_changed(change))
 
     def _notify(self, call: Callable[[LiveListener], None]) -> None:

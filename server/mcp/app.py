@@ -1,48 +1,47 @@
-"""The MCP server: tools, document resources, prompts and completions over one knowledge index.
+"""The MCP server: tools, document resources, prompts and completions over the application service.
 
 Start-up is kept to the SDK's own cost: the model, torch and Chroma load in a background
 thread once the server runs, so `initialize` never waits for them, and live sync (catch-up,
 watched folders, polling) starts in the background too. Tool calls run blocking work in
-worker threads so the event loop keeps answering. Every handler shows a client only the
-sources its access allows (see `server.access`).
+worker threads so the event loop keeps answering. Every handler works through the caller's
+`CallerView` (see `orgkb.server.mcp.support.caller_of`), which applies the caller's access.
 
-The pieces live in their own modules: `mcp_resources` (documents, status, subscriptions),
-`mcp_prompts`, `mcp_completions`, `mcp_reindex`, `mcp_notify` (change notifications).
+The pieces live in their own modules: `resources` (documents, status, subscriptions),
+`prompts`, `completions`, `reindex`, `databases` (SQL tools), `notify` (change notifications).
+Third-party extensions are entry points of the ``orgkb.mcp_extensions`` group: each is a
+``register(server, service)`` function whose handlers use `caller_of` like the built-ins.
 """
 
 # No `from __future__ import annotations` here: tool signatures use config values in their
 # annotations, which the SDK evaluates to build input schemas.
 
-import importlib
 import logging
-import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from importlib.metadata import entry_points
 from typing import Annotated, Any
 
 from anyio.from_thread import BlockingPortal
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
-from mcp_types import CallToolResult, ResourceLink, SubscriptionsListenRequestParams, TextContent, ToolAnnotations
-from pydantic import Field, ValidationError
+from mcp_types import CallToolResult, ResourceLink, SubscriptionsListenRequestParams, TextContent
+from pydantic import Field
 
 from orgkb.connectors.base import MetadataValue
-from orgkb.server.mcp import completions as mcp_completions, prompts as mcp_prompts, reindex as mcp_reindex, resources as mcp_resources
-from orgkb.server.app.access import access_of
-from orgkb.server.errors import OrgkbError
-from orgkb.server.search.filters import SearchFilters
-from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.index.live import LiveIndex
+from orgkb.server.app.results import FetchedDocument, SourceList
+from orgkb.server.app.service import DEFAULT_FETCH_CHARS, OrgkbService
+from orgkb.server.mcp import completions, databases, prompts, reindex, resources
 from orgkb.server.mcp.notify import SessionHub
-from orgkb.server.mcp.support import blocking, lowlevel
+from orgkb.server.mcp.support import READ_ONLY, OrgkbState, blocking, caller_of, lowlevel
 from orgkb.server.search.searcher import SearchHit, SearchMode, SearchResponse
-from orgkb.server.app.service import DEFAULT_FETCH_CHARS, FetchedDocument, KnowledgeService, SourceList
 
-__all__ = ["EXTENSION_MODULES", "blocking", "build_server", "create_service"]
+__all__ = ["EXTENSION_GROUP", "build_server"]
 
 log = logging.getLogger(__name__)
+
+EXTENSION_GROUP = "orgkb.mcp_extensions"
+Extension = Callable[[MCPServer[Any], OrgkbService], None]
 
 DEFAULT_INSTRUCTIONS = (
     "orgkb gives grounded access to this organisation's own knowledge: its file shares, wikis and "
@@ -72,11 +71,6 @@ TOOL_DESCRIPTIONS = {
     ),
 }
 
-# Modules that add tools/resources for one concern; each has `register(server, service)`.
-EXTENSION_MODULES: list[str] = ["orgkb.server.mcp.databases"]
-
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-
 
 def render_hits(response: SearchResponse) -> str:
     """Search results as readable text for models that ignore structured content."""
@@ -99,73 +93,76 @@ def _links(hits: list[SearchHit]) -> list[ResourceLink]:
 
 
 def build_server(
-    service: KnowledgeService,
+    service: OrgkbService,
     *,
     warm_up: bool = True,
-    live: LiveIndex | None = None,
     read_only: bool | None = None,
-) -> MCPServer[Any]:
-    """An MCP server over ``service``.
+    extensions: Iterable[Extension] | None = None,
+) -> MCPServer[OrgkbState]:
+    """An MCP server over ``service``, which it starts and stops with its lifespan.
 
-    ``warm_up`` loads the model in the background at start. ``live`` keeps the index in sync
-    while the server runs (started and stopped with it); without one, the index changes only
-    through the `reindex` tool. ``read_only`` (default: the config's) leaves `reindex` out.
+    ``warm_up`` loads the model in the background at start. ``read_only`` (default: the
+    config's) leaves `reindex` out. ``extensions`` default to the installed entry points.
     """
-    config = service.index.config
-    descriptions = {**TOOL_DESCRIPTIONS, **config.server.tool_descriptions}
-    read_only = config.server.read_only if read_only is None else read_only
-    sync = live or LiveIndex(service.index, config.server.live.model_copy(update={"enabled": False}))
-    bus = InMemorySubscriptionBus()
-    hub = SessionHub(bus)
-    sync.add_listener(hub)
+    settings = service.server_settings
+    descriptions = {**TOOL_DESCRIPTIONS, **settings.tool_descriptions}
+    read_only = settings.read_only if read_only is None else read_only
+    hub = SessionHub(service, InMemorySubscriptionBus())
+    service.add_listener(hub)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
-        if warm_up:
-            threading.Thread(target=service.warm_up, name="orgkb-warm-up", daemon=True).start()
+    async def lifespan(_: MCPServer[OrgkbState]) -> AsyncIterator[OrgkbState]:
+        service.start(warm_up=warm_up)
         async with BlockingPortal() as portal:
             hub.attach(portal)
-            if live is not None:
-                live.start()
             try:
-                yield {}
+                yield OrgkbState(service=service)
             finally:
                 hub.attach(None)
-                if live is not None:
-                    threading.Thread(target=live.stop, name="orgkb-live-stop", daemon=True).start()
+                service.stop()
 
-    server: MCPServer[Any] = MCPServer(
-        name=config.server.name,
+    server: MCPServer[OrgkbState] = MCPServer(
+        name=settings.name,
         title="orgkb: organisation knowledge",
-        instructions=config.server.instructions or DEFAULT_INSTRUCTIONS,
+        instructions=settings.instructions or DEFAULT_INSTRUCTIONS,
         version=_version(),
         lifespan=lifespan,
         log_level="WARNING",
-        subscriptions=bus,
+        subscriptions=hub.bus,
         middleware=[hub.middleware],
     )
-    # Listen streams may only name resources the caller may see.
+    # Listen streams only ever carry what the caller may see.
     lowlevel(server).add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, hub.scoped_listen)
     _register_tools(server, service, descriptions)
-    mcp_resources.register(server, service, hub, sync)
-    mcp_prompts.register(server, service)
-    mcp_completions.register(server, service)
+    resources.register(server, service, hub)
+    prompts.register(server)
+    completions.register(server)
     if not read_only:
-        mcp_reindex.register(server, service, sync, descriptions["reindex"])
-    for module_name in EXTENSION_MODULES:
-        importlib.import_module(module_name).register(server, service)
+        reindex.register(server, descriptions["reindex"])
+    databases.register(server, service)
+    for extension in _installed_extensions() if extensions is None else extensions:
+        extension(server, service)
     return server
 
 
-def _register_tools(server: MCPServer[Any], service: KnowledgeService, descriptions: dict[str, str]) -> None:
-    config = service.index.config
-    configured = [s.name for s in config.sources]
+def _installed_extensions() -> list[Extension]:
+    found = []
+    for point in entry_points(group=EXTENSION_GROUP):
+        try:
+            found.append(point.load())
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not take the server down
+            log.error("MCP extension %s (%s) cannot be loaded: %s", point.name, point.value, exc)
+    return found
+
+
+def _register_tools(server: MCPServer[OrgkbState], service: OrgkbService, descriptions: dict[str, str]) -> None:
+    search_settings = service.search_settings
 
     @server.tool(name="search", title="Search organisation knowledge", description=descriptions["search"], annotations=READ_ONLY)
     async def search(
         ctx: Context,
         query: Annotated[str, Field(min_length=1, max_length=2000, description="What to look for, in natural language or keywords.")],
-        limit: Annotated[int, Field(ge=1, le=config.search.max_limit, description="Most passages to return.")] = config.search.default_limit,
+        limit: Annotated[int, Field(ge=1, le=search_settings.max_limit, description="Most passages to return.")] = search_settings.default_limit,
         mode: Annotated[SearchMode, Field(description="hybrid (default), semantic (meaning) or keyword (exact words).")] = "hybrid",
         sources: Annotated[list[str] | None, Field(description="Only these sources (see list_sources).")] = None,
         path_prefix: Annotated[str | None, Field(description="Only documents whose path/key starts with this.")] = None,
@@ -174,24 +171,10 @@ def _register_tools(server: MCPServer[Any], service: KnowledgeService, descripti
         modified_before: Annotated[datetime | None, Field(description="Only documents modified before (ISO 8601).")] = None,
         metadata: Annotated[dict[str, MetadataValue] | None, Field(description="Only documents with these metadata values.")] = None,
     ) -> SearchResponse:
-        try:
-            selected = access_of(ctx.request_context.request).select(sources, configured)
-        except OrgkbError as exc:
-            raise ToolError(str(exc)) from None
-        if selected == []:
-            return SearchResponse(query=query, mode=mode, hits=[], took_ms=0.0)
-        try:
-            filters = SearchFilters(
-                sources=selected,
-                path_prefix=path_prefix,
-                file_types=file_types,
-                modified_after=modified_after,
-                modified_before=modified_before,
-                metadata=metadata,
-            )
-        except ValidationError as exc:
-            raise ToolError(f"invalid filter: {exc.errors()[0]['msg']}") from None
-        response = await blocking(service.searcher.search, query, limit=limit, mode=mode, filters=filters)
+        response = await blocking(
+            caller_of(ctx).search, query, limit=limit, mode=mode, sources=sources, path_prefix=path_prefix,
+            file_types=file_types, modified_after=modified_after, modified_before=modified_before, metadata=metadata,
+        )
         content: list[Any] = [TextContent(text=render_hits(response)), *_links(response.hits)]
         return CallToolResult(content=content, structured_content=response.model_dump(mode="json"))  # type: ignore[return-value]
 
@@ -202,8 +185,7 @@ def _register_tools(server: MCPServer[Any], service: KnowledgeService, descripti
         offset: Annotated[int, Field(ge=0, description="Character offset to start from.")] = 0,
         max_chars: Annotated[int, Field(ge=100, le=200_000, description="Most characters to return.")] = DEFAULT_FETCH_CHARS,
     ) -> FetchedDocument:
-        access = access_of(ctx.request_context.request)
-        document = await blocking(service.fetch, uri, offset, max_chars, access)
+        document = await blocking(caller_of(ctx).fetch, uri, offset, max_chars)
         header = f"{document.title} <{document.uri}>"
         if document.truncated:
             header += f"\n(characters {document.offset}-{document.next_offset} of {document.total_chars}; more follows)"
@@ -212,7 +194,7 @@ def _register_tools(server: MCPServer[Any], service: KnowledgeService, descripti
 
     @server.tool(name="list_sources", title="List indexed sources", description=descriptions["list_sources"], annotations=READ_ONLY)
     async def list_sources(ctx: Context) -> SourceList:
-        return await blocking(service.list_sources, access_of(ctx.request_context.request))
+        return await blocking(caller_of(ctx).list_sources)
 
 
 def _version() -> str:
@@ -222,8 +204,3 @@ def _version() -> str:
         return version("orgkb")
     except PackageNotFoundError:
         return "0"
-
-
-def create_service(index: KnowledgeIndex) -> KnowledgeService:
-    """The service the server wraps (a seam for tests that inject an index)."""
-    return KnowledgeService(index)

@@ -5,16 +5,18 @@ is checked statement by statement, runs in a read-only transaction with a timeou
 returns at most a capped number of rows with a `truncated` flag.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp_types import CallToolResult, TextContent
+from mcp.server.context import ServerRequestContext
+from mcp_types import CallToolResult, ListToolsResult, PaginatedRequestParams, TextContent
 from pydantic import Field
 
-from orgkb.server.mcp.app import READ_ONLY, blocking
-from orgkb.server.app.service import KnowledgeService
-from orgkb.server.app.databases import DescribedTable, QueryResult, SqlService, TableList
+from orgkb.connectors.identifiers import SCHEMA_PREFIX, SCHEMA_TABLE_TEMPLATE, decode_uri_part
+from orgkb.server.app.databases import DescribedTable, QueryResult, TableList
+from orgkb.server.app.service import OrgkbService
+from orgkb.server.mcp.support import READ_ONLY, blocking, caller_of, caller_of_request, lowlevel
 
 TOOL_DESCRIPTIONS = {
     "list_tables": (
@@ -34,74 +36,82 @@ TOOL_DESCRIPTIONS = {
 }
 
 
-def register(server: MCPServer[Any], service: KnowledgeService) -> None:
-    """Add the database tools and schema resources for the config's sql sources (if any)."""
-    config = service.index.config
-    databases = SqlService(config)
-    if not databases.sources:
+def register(server: MCPServer[Any], service: OrgkbService) -> None:
+    """Add the database tools and schema resources when the config has sql sources.
+
+    Source names are not enumerated in the tools' input schemas: a caller limited to other
+    sources must not learn them. The view refuses a database the caller may not use.
+    """
+    if not service.has_databases:
         return
-    descriptions = {**TOOL_DESCRIPTIONS, **config.server.tool_descriptions}
-    source_type: Any = Literal[tuple(databases.sources)]  # type: ignore[valid-type]
-    query_sources = databases.query_sources
-    max_rows = max((databases.sources[name].max_rows for name in query_sources), default=1)
+    _hide_from_callers_without_databases(server)
+    descriptions = {**TOOL_DESCRIPTIONS, **service.server_settings.tool_descriptions}
+    max_rows = service.database_row_cap
 
     @server.tool(name="list_tables", title="List database tables", description=descriptions["list_tables"], annotations=READ_ONLY)
     async def list_tables(
-        source: Annotated[source_type, Field(description="A database source (see list_sources).")],
+        ctx: Context,
+        source: Annotated[str, Field(min_length=1, max_length=200, description="A database source (see list_sources).")],
     ) -> TableList:
-        return await blocking(databases.list_tables, source)
+        return await blocking(caller_of(ctx).list_tables, source)
 
     @server.tool(
         name="describe_table", title="Describe a database table", description=descriptions["describe_table"], annotations=READ_ONLY
     )
     async def describe_table(
-        source: Annotated[source_type, Field(description="A database source.")],
+        ctx: Context,
+        source: Annotated[str, Field(min_length=1, max_length=200, description="A database source.")],
         table: Annotated[str, Field(min_length=1, max_length=200, description='Table or view name, e.g. "invoices" or "sales.invoices".')],
     ) -> DescribedTable:
-        described = await blocking(databases.describe_table, source, table)
+        described = await blocking(caller_of(ctx).describe_table, source, table)
         text = described.as_text(described.database)
         return CallToolResult(content=[TextContent(text=text)], structured_content=described.model_dump(mode="json"))  # type: ignore[return-value]
 
-    if query_sources:
-        query_type: Any = Literal[tuple(query_sources)]  # type: ignore[valid-type]
-
-        @server.tool(name="sql_query", title="Run a read-only SQL query", description=descriptions["sql_query"], annotations=READ_ONLY)
-        async def sql_query(
-            source: Annotated[query_type, Field(description="A database source that allows queries.")],
-            sql: Annotated[str, Field(min_length=1, max_length=20_000, description="One SELECT statement in the database's dialect.")],
-            limit: Annotated[int | None, Field(ge=1, le=max_rows, description="Most rows to return (default: the source's default).")] = None,
-        ) -> QueryResult:
-            result = await blocking(databases.query, source, sql, limit)
-            return CallToolResult(content=[TextContent(text=render_rows(result))], structured_content=result.model_dump(mode="json"))  # type: ignore[return-value]
-
-    for name in databases.sources:
-        _register_listing(server, databases, name)
+    @server.tool(name="sql_query", title="Run a read-only SQL query", description=descriptions["sql_query"], annotations=READ_ONLY)
+    async def sql_query(
+        ctx: Context,
+        source: Annotated[str, Field(min_length=1, max_length=200, description="A database source that allows queries.")],
+        sql: Annotated[str, Field(min_length=1, max_length=20_000, description="One SELECT statement in the database's dialect.")],
+        limit: Annotated[int | None, Field(ge=1, le=max_rows, description="Most rows to return (default: the source's default).")] = None,
+    ) -> QueryResult:
+        result = await blocking(caller_of(ctx).query, source, sql, limit)
+        return CallToolResult(content=[TextContent(text=render_rows(result))], structured_content=result.model_dump(mode="json"))  # type: ignore[return-value]
 
     @server.resource(
-        "orgkb://schema/{source}/{table}",
+        SCHEMA_PREFIX + "{source}",
+        name="database-tables",
+        title="Tables of a database source",
+        description="The tables and views of a configured database source, with comments.",
+        mime_type="text/plain",
+    )
+    async def read_table_listing(source: str, ctx: Context) -> str:
+        return await _resource(caller_of(ctx).schema_text, decode_uri_part(source))
+
+    @server.resource(
+        SCHEMA_TABLE_TEMPLATE,
         name="table-schema",
         title="Database table description",
         description="Columns, types, comments and keys of a table in a configured database.",
         mime_type="text/plain",
     )
-    async def read_table_schema(source: str, table: str) -> str:
-        return await _resource(databases.schema_text, source, table)
+    async def read_table_schema(source: str, table: str, ctx: Context) -> str:
+        return await _resource(caller_of(ctx).schema_text, decode_uri_part(source), decode_uri_part(table))
 
 
-def _register_listing(server: MCPServer[Any], databases: SqlService, source: str) -> None:
-    @server.resource(
-        f"orgkb://schema/{source}",
-        name=f"{source}-tables",
-        title=f"Tables of {source}",
-        description=f"The tables and views of the database source {source}, with comments.",
-        mime_type="text/plain",
-    )
-    async def read_listing() -> str:
-        listing: TableList = await _resource(databases.list_tables, source)
-        lines = [f"Tables of {source} ({listing.database}); read orgkb://schema/{source}/<table> for columns:"]
-        for table in listing.tables:
-            lines.append(f"- {table.name} ({table.kind})" + (f": {table.comment}" if table.comment else ""))
-        return "\n".join(lines)
+def _hide_from_callers_without_databases(server: MCPServer[Any]) -> None:
+    """`tools/list` leaves the SQL tools out for a caller who may use no database source."""
+    low = lowlevel(server)
+    listing = low.get_request_handler("tools/list")
+    if listing is None:
+        raise RuntimeError("the SDK's MCPServer no longer serves tools/list; update mcp.databases")
+
+    async def list_tools(ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None) -> ListToolsResult:
+        result = await listing.handler(ctx, params)
+        if caller_of_request(ctx).database_sources():
+            return result
+        return result.model_copy(update={"tools": [t for t in result.tools if t.name not in TOOL_DESCRIPTIONS]})
+
+    low.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
 
 
 async def _resource(function: Any, *args: Any) -> Any:

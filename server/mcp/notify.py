@@ -8,7 +8,9 @@ streams fed by the SDK's subscription bus; the hub publishes the same events the
 
 Changes come from the syncing thread: they hop onto the event loop through an anyio portal
 and are delivered there, so indexing never waits for a slow client. A client only hears
-about sources it may see.
+about sources it may see, in both eras: 2026-era listen streams are fed by one bus per
+distinct access (a stream limited to one source never hears of another source's changes, not
+even that a list changed).
 """
 
 from __future__ import annotations
@@ -21,15 +23,21 @@ import anyio
 from anyio.from_thread import BlockingPortal
 from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.subscriptions import ListenHandler, ResourcesListChanged, ResourceUpdated, SubscriptionBus
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    ResourcesListChanged,
+    ResourceUpdated,
+    SubscriptionBus,
+)
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, SubscriptionsListenRequestParams, SubscriptionsListenResult
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from orgkb.connectors.identifiers import STATUS_URI, document_uri, source_of_uri, split_doc_id
+from orgkb.connectors.identifiers import STATUS_URI, document_uri, split_doc_id
 from orgkb.server.app.access import Access, access_of
-from orgkb.server.index.indexer import SourceSummary
-from orgkb.server.index.live import IndexChange
+from orgkb.server.app.service import OrgkbService
+from orgkb.server.index.indexer import IndexChange, SourceSummary
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +68,16 @@ def connection_of(ctx: ServerRequestContext[Any, Any]) -> Connection | None:
 class SessionHub:
     """Connected clients, their resource subscriptions, and delivery of index changes to them."""
 
-    def __init__(self, bus: SubscriptionBus) -> None:
-        self.bus = bus
-        self.listen = ListenHandler(bus)
+    def __init__(self, service: OrgkbService, bus: SubscriptionBus) -> None:
+        self.service = service
+        self.bus = bus  # the server's own bus: carries no resource events, which are per access
+        self._scoped: dict[Access, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
         self._clients: dict[int, _Client] = {}
         self._list_changed: set[str] = set()  # sources with list changes not yet announced
         self._portal: BlockingPortal | None = None
+
+    def _may_hear(self, access: Access, source: str) -> bool:
+        return self.service.for_caller(access).may_see_source(source)
 
     # --- connections --------------------------------------------------------------------
 
@@ -101,12 +113,16 @@ class SessionHub:
     async def scoped_listen(
         self, ctx: ServerRequestContext[Any, Any], params: SubscriptionsListenRequestParams
     ) -> SubscriptionsListenResult:
-        """`subscriptions/listen` that refuses resource subscriptions outside the caller's sources."""
+        """`subscriptions/listen` on the caller's own bus, refusing uris outside the caller's sources."""
         access = access_of(ctx.request)
+        caller = self.service.for_caller(access)
         for uri in params.notifications.resource_subscriptions or []:
-            if not uri_visible(uri, access):
+            if not caller.may_see_uri(uri):
                 raise MCPError(INVALID_PARAMS, f"unknown resource: {uri}")
-        return await self.listen(ctx, params)
+        if access not in self._scoped:
+            bus = InMemorySubscriptionBus()
+            self._scoped[access] = (bus, ListenHandler(bus))
+        return await self._scoped[access][1](ctx, params)
 
     # --- delivery (called from the syncing thread) --------------------------------------
 
@@ -144,24 +160,20 @@ class SessionHub:
         await anyio.sleep(LIST_CHANGED_DELAY)
         sources, self._list_changed = self._list_changed, set()
         for client in list(self._clients.values()):
-            if any(client.access.can_see(source) for source in sources):
+            if any(self._may_hear(client.access, source) for source in sources):
                 with anyio.move_on_after(SEND_TIMEOUT):  # a stuck client must not hold up the others
                     await client.connection.send_resource_list_changed()
-        await self.bus.publish(ResourcesListChanged())
+        for access, (bus, _) in list(self._scoped.items()):
+            if any(self._may_hear(access, source) for source in sources):
+                await bus.publish(ResourcesListChanged())
 
     async def _deliver_updated(self, source: str, uris: list[str]) -> None:
         for client in list(self._clients.values()):
-            if client.access.can_see(source):
+            if self._may_hear(client.access, source):
                 for uri in client.uris.intersection(uris):
                     with anyio.move_on_after(SEND_TIMEOUT):
                         await client.connection.send_resource_updated(uri)
-        for uri in uris:
-            await self.bus.publish(ResourceUpdated(uri=uri))
-
-
-def uri_visible(uri: str, access: Access) -> bool:
-    """True when ``uri`` is the status resource or a document uri of a source ``access`` may see."""
-    if uri == STATUS_URI:
-        return True
-    source = source_of_uri(uri)
-    return source is not None and access.can_see(source)
+        for access, (bus, _) in list(self._scoped.items()):
+            if self._may_hear(access, source):
+                for uri in uris:
+                    await bus.publish(ResourceUpdated(uri=uri))

@@ -15,12 +15,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, EmbeddedResource, TextResourceContents
 from pydantic import Field
 
-from orgkb.server.app.access import access_of
 from orgkb.server.errors import OrgkbError
-from orgkb.server.search.filters import SearchFilters
-from orgkb.server.mcp.support import in_thread
+from orgkb.server.mcp.support import caller_of, in_thread
 from orgkb.server.search.searcher import SearchHit
-from orgkb.server.app.service import KnowledgeService
 
 ANSWER_PROMPT = "answer_with_citations"
 SUMMARY_PROMPT = "summarise_document"
@@ -49,9 +46,8 @@ async def _answerable(work: Awaitable[Any]) -> Any:
         raise MCPError(INVALID_PARAMS, str(exc)) from None
 
 
-def register(server: MCPServer[Any], service: KnowledgeService) -> None:
+def register(server: MCPServer[Any]) -> None:
     """Add the prompts to ``server``."""
-    configured = [s.name for s in service.index.config.sources]
 
     @server.prompt(
         name=ANSWER_PROMPT,
@@ -63,14 +59,8 @@ def register(server: MCPServer[Any], service: KnowledgeService) -> None:
         question: Annotated[str, Field(description="The question to answer.")],
         source: Annotated[str | None, Field(description="Only search this source (optional).")] = None,
     ) -> list[Message]:
-        try:
-            sources = access_of(ctx.request_context.request).select([source] if source else None, configured)
-        except OrgkbError as exc:
-            raise MCPError(INVALID_PARAMS, str(exc)) from None
-        hits = []
-        if sources != []:
-            response = await _answerable(in_thread(service.searcher.search, question, filters=SearchFilters(sources=sources)))
-            hits = response.hits
+        response = await _answerable(in_thread(caller_of(ctx).search, question, sources=[source] if source else None))
+        hits = response.hits
         intro = f"{ANSWER_INSTRUCTIONS}\n\nQuestion: {question}"
         if not hits:
             return [UserMessage(f"{intro}\n\nThe knowledge base returned no passages for this question: say that the "
@@ -88,8 +78,7 @@ def register(server: MCPServer[Any], service: KnowledgeService) -> None:
         ctx: Context,
         uri: Annotated[str, Field(description="The document: its resource uri (orgkb://documents/...), citation uri or doc id.")],
     ) -> list[Message]:
-        access = access_of(ctx.request_context.request)
-        document = await _answerable(in_thread(service.fetch, uri, 0, SUMMARY_MAX_CHARS, access))
+        document = await _answerable(in_thread(caller_of(ctx).fetch, uri, 0, SUMMARY_MAX_CHARS))
         scope = (f" The text is cut after {document.next_offset:,} of {document.total_chars:,} characters: say the "
                  "summary covers only the beginning." if document.truncated else "")
         embedded = EmbeddedResource(

@@ -20,11 +20,9 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import CallToolResult, LoggingLevel, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from orgkb.server.app.access import access_of
 from orgkb.server.errors import OrgkbError
 from orgkb.server.index.indexer import SourceSummary
-from orgkb.server.index.live import LiveIndex
-from orgkb.server.app.service import KnowledgeService
+from orgkb.server.mcp.support import caller_of
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +97,8 @@ def describe(summary: SourceSummary) -> str:
             f"{summary.seconds:.1f}s)")
 
 
-def register(server: MCPServer[Any], service: KnowledgeService, live: LiveIndex, description: str) -> None:
+def register(server: MCPServer[Any], description: str) -> None:
     """Add the `reindex` tool to ``server``."""
-    configured = [s.name for s in service.index.config.sources]
 
     @server.tool(name="reindex", title="Re-index sources now", description=description, annotations=REINDEX)
     async def reindex(
@@ -109,14 +106,12 @@ def register(server: MCPServer[Any], service: KnowledgeService, live: LiveIndex,
         source: Annotated[str | None, Field(description="Only this source (see list_sources); all when absent.")] = None,
         full: Annotated[bool, Field(description="Re-read every document, ignoring change feeds and version stamps, to reconcile deletions; still embeds only changed content.")] = False,
     ) -> ReindexResult:
-        try:
-            names = access_of(ctx.request_context.request).select([source] if source else None, configured)
-        except OrgkbError as exc:
-            raise ToolError(str(exc)) from None
-        await client_log(ctx, "info", f"reindexing {', '.join(names or configured) or 'nothing'}{' (full)' if full else ''}")
+        caller = caller_of(ctx)
+        if source is None or caller.may_see_source(source):  # an unknown one is refused by reindex below
+            await client_log(ctx, "info", f"reindexing {source or ', '.join(caller.sources) or 'nothing'}{' (full)' if full else ''}")
         progress = ToolProgress(ctx)
         try:
-            summary = await anyio.to_thread.run_sync(lambda: live.sync_now(names, full=full, progress=progress))
+            summary = await anyio.to_thread.run_sync(lambda: caller.reindex([source] if source else None, full=full, progress=progress))
         except OrgkbError as exc:
             raise ToolError(str(exc)) from None
         final = progress.next_value()

@@ -31,52 +31,22 @@ from mcp_types import (
     TextResourceContents,
     UnsubscribeRequestParams,
 )
-from pydantic import BaseModel, Field
 
-from orgkb.connectors.identifiers import DOCUMENT_TEMPLATE, STATUS_URI, document_uri, document_uri_from_template
-from orgkb.server.app.access import Access, access_of
-from orgkb.server.store.catalog import StoredDocument
+from orgkb.connectors.identifiers import (
+    DOCUMENT_TEMPLATE,
+    STATUS_URI,
+    document_uri,
+    document_uri_from_template,
+    schema_uri,
+    source_of_uri,
+)
+from orgkb.server.app.service import CallerView, OrgkbService
 from orgkb.server.errors import OrgkbError
-from orgkb.server.index.live import LiveIndex, SourceActivity
-from orgkb.server.mcp.notify import SessionHub, uri_visible
-from orgkb.server.mcp.support import in_thread, lowlevel
-from orgkb.server.app.service import KnowledgeService, SourceInfo
+from orgkb.server.mcp.notify import SessionHub
+from orgkb.server.mcp.support import caller_of, caller_of_request, in_thread, lowlevel
+from orgkb.server.store.records import StoredDocument
 
 DOCUMENT_MIME = "text/markdown"  # reads render the indexed text with Markdown headings
-
-
-class SourceStatus(SourceInfo):
-    """A source's index state and what live sync is doing with it."""
-
-    sync: SourceActivity | None = None
-
-
-class IndexStatus(BaseModel):
-    """The `orgkb://status` resource."""
-
-    embedding_model: str | None = Field(description="The model the index was built with.")
-    documents: int
-    chunks: int
-    live_sync: bool
-    writer: str
-    sources: list[SourceStatus]
-
-
-def index_status(service: KnowledgeService, live: LiveIndex, access: Access) -> IndexStatus:
-    """The status of every source ``access`` may see."""
-    activity = live.status()
-    sources = [
-        SourceStatus(**info.model_dump(), sync=live.activity(info.name))
-        for info in service.list_sources(access).sources
-    ]
-    return IndexStatus(
-        embedding_model=service.index.catalog.get_meta("embedding_model"),
-        documents=sum(s.documents for s in sources),
-        chunks=sum(s.chunks for s in sources),
-        live_sync=activity.enabled,
-        writer=activity.writer,
-        sources=sources,
-    )
 
 
 def document_resource(document: StoredDocument) -> Resource:
@@ -109,15 +79,10 @@ def decode_cursor(cursor: str) -> str:
     return after
 
 
-def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub, live: LiveIndex) -> None:
+def register(server: MCPServer[Any], service: OrgkbService, hub: SessionHub) -> None:
     """Add document resources, the status resource and subscriptions to ``server``."""
-    config = service.index.config
-    catalog = service.index.catalog
-    page_size = config.server.page_size
+    page_size = service.server_settings.page_size
     low = lowlevel(server)
-
-    def visible_sources(access: Access) -> list[str] | None:
-        return access.visible(s.name for s in config.sources) if access.limited else None
 
     @server.resource(
         DOCUMENT_TEMPLATE,
@@ -127,9 +92,8 @@ def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub,
         mime_type=DOCUMENT_MIME,
     )
     async def read_document(source: str, key: str, ctx: Context) -> str:
-        access = access_of(ctx.request_context.request)
         try:
-            document = await in_thread(service.fetch, document_uri_from_template(source, key), 0, 10**9, access)
+            document = await in_thread(caller_of(ctx).read_document, document_uri_from_template(source, key))
         except OrgkbError as exc:
             raise ResourceError(str(exc)) from None
         return f"# {document.title}\nSource: {document.uri}\n\n{document.text}"
@@ -137,28 +101,33 @@ def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub,
     async def list_resources(ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None) -> ListResourcesResult:
         cursor = params.cursor if params is not None else None
         after = decode_cursor(cursor) if cursor else None
-        sources = visible_sources(access_of(ctx.request))
-        documents = await in_thread(catalog.list_documents, after=after, limit=page_size + 1, sources=sources)
-        # The first page also carries fixed resources: the status, and any an extension module added.
-        resources = [status_resource(), *await server.list_resources()] if after is None else []
+        caller = caller_of_request(ctx)
+        documents = await in_thread(caller.list_documents, after=after, limit=page_size + 1)
+        resources: list[Resource] = []
+        if after is None:
+            # The first page also carries fixed resources: the status, the caller's database
+            # listings, and any an extension module added (orgkb:// ones only if visible).
+            resources.append(status_resource())
+            resources.extend(database_resource(name) for name in caller.database_sources())
+            resources.extend(r for r in await server.list_resources() if _visible_fixed(str(r.uri), caller))
         resources.extend(document_resource(d) for d in documents[:page_size])
         next_cursor = encode_cursor(documents[page_size - 1].doc_id) if len(documents) > page_size else None
         return ListResourcesResult(resources=resources, next_cursor=next_cursor)
 
     document_reader = low.get_request_handler("resources/read")  # MCPServer's: documents via the template
     if document_reader is None:
-        raise RuntimeError("the SDK's MCPServer no longer serves resources/read; update mcp_resources")
+        raise RuntimeError("the SDK's MCPServer no longer serves resources/read; update mcp.resources")
 
     async def read_resource(ctx: ServerRequestContext[Any, Any], params: ReadResourceRequestParams) -> Any:
         if str(params.uri) != STATUS_URI:
             return await document_reader.handler(ctx, params)
-        status = await in_thread(index_status, service, live, access_of(ctx.request))
+        status = await in_thread(caller_of_request(ctx).status)
         text = status.model_dump_json(indent=2)
         return ReadResourceResult(contents=[TextResourceContents(uri=STATUS_URI, mime_type="application/json", text=text)])
 
     async def subscribe(ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams) -> EmptyResult:
         uri = str(params.uri)
-        if not uri_visible(uri, access_of(ctx.request)):
+        if not caller_of_request(ctx).may_see_uri(uri):
             raise MCPError(INVALID_PARAMS, f"unknown resource: {uri}")
         client = hub.client(ctx)
         if client is None:
@@ -176,6 +145,22 @@ def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub,
     low.add_request_handler("resources/read", ReadResourceRequestParams, read_resource)
     low.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
     low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+
+
+def _visible_fixed(uri: str, caller: CallerView) -> bool:
+    """A fixed resource an extension added: shown unless it belongs to a source the caller may not see."""
+    return source_of_uri(uri) is None or caller.may_see_uri(uri)
+
+
+def database_resource(source: str) -> Resource:
+    """The listing entry of a database source's table listing."""
+    return Resource(
+        uri=schema_uri(source),
+        name=f"{source}-tables",
+        title=f"Tables of {source}",
+        description=f"The tables and views of the database source {source}, with comments.",
+        mime_type="text/plain",
+    )
 
 
 def status_resource() -> Resource:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from orgkb.server.app.service import OrgkbService
 from orgkb.server.config import OrgkbConfig
-from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.index.live import LiveIndex
-from orgkb.server.app.service import KnowledgeService
 
 Transport = Literal["stdio", "http"]
 
@@ -30,11 +28,8 @@ def serve(
     """Run the server until the client disconnects (stdio) or the process is interrupted (http)."""
     from orgkb.server.mcp.app import build_server
 
-    index = KnowledgeIndex(config)
-    live = LiveIndex(index, config.server.live) if live_sync and config.server.live.enabled else None
-    server = build_server(
-        KnowledgeService(index), warm_up=warm_up, live=live, read_only=read_only or config.server.read_only
-    )
+    service = OrgkbService.from_config(config, live_sync=live_sync)
+    server = build_server(service, warm_up=warm_up, read_only=read_only or config.server.read_only)
     if transport == "stdio":
         server.run("stdio")
         return

@@ -1,15 +1,48 @@
-"""Small helpers the MCP modules share: running blocking work, reaching the low-level server."""
+"""What every MCP module shares: the server state, the caller's view, blocking work, the low-level server.
+
+The SDK's lifespan yields an `OrgkbState` holding the application service; every handler
+turns its request into the caller's `CallerView` with `caller_of` (tools, prompts and
+template resources) or `caller_of_request` (low-level handlers), so no handler holds the
+service, let alone the index, itself.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
 
+from orgkb.server.app.access import access_of
+from orgkb.server.app.service import CallerView, OrgkbService
 from orgkb.server.errors import OrgkbError
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+@dataclass(frozen=True)
+class OrgkbState:
+    """What the server's lifespan yields: the application service."""
+
+    service: OrgkbService
+
+
+def caller_of(ctx: Context) -> CallerView:
+    """The service as the client that sent a tool, prompt or resource request may use it."""
+    request_context = ctx.request_context
+    state: OrgkbState = request_context.lifespan_context
+    return state.service.for_caller(access_of(request_context.request))
+
+
+def caller_of_request(ctx: ServerRequestContext[Any, Any]) -> CallerView:
+    """The service as the client that sent a low-level request may use it."""
+    state: OrgkbState = ctx.lifespan_context
+    return state.service.for_caller(access_of(ctx.request))
 
 
 async def in_thread(function: Any, *args: Any, **kwargs: Any) -> Any:

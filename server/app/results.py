@@ -1,0 +1,68 @@
+"""What the application service returns: documents, sources and status, as pydantic models.
+
+Front ends render these (MCP structured content and text, CLI tables and JSON); none of them
+reaches past the service for more.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from orgkb.connectors.base import Failure, MetadataValue
+from orgkb.server.index.live import SourceActivity
+
+
+class FetchedDocument(BaseModel):
+    """A whole indexed document (or one window of it) as text."""
+
+    doc_id: str
+    title: str
+    uri: str = Field(description="Where a person opens the original.")
+    resource_uri: str
+    source: str
+    mime_type: str
+    modified: datetime | None
+    metadata: dict[str, MetadataValue]
+    text: str
+    offset: int = Field(description="Character offset of `text` in the whole document.")
+    total_chars: int
+    truncated: bool = Field(description="True when more text follows; fetch again with `next_offset`.")
+    next_offset: int | None = None
+
+
+class SourceInfo(BaseModel):
+    """One configured source and the state of its index."""
+
+    name: str
+    type: str
+    description: str
+    documents: int
+    chunks: int
+    last_sync: datetime | None
+    last_error: str | None
+    failures: list[Failure] = Field(default_factory=list)
+
+
+class SourceList(BaseModel):
+    """The sources a caller may see."""
+
+    sources: list[SourceInfo]
+
+
+class SourceStatus(SourceInfo):
+    """A source's index state and what live sync is doing with it."""
+
+    sync: SourceActivity | None = None
+
+
+class IndexStatus(BaseModel):
+    """The index as one caller may see it (the `orgkb://status` resource)."""
+
+    embedding_model: str | None = Field(description="The model the index was built with.")
+    documents: int
+    chunks: int
+    live_sync: bool
+    writer: str
+    sources: list[SourceStatus]
