@@ -97,7 +97,7 @@ def test_sqlite_attacks_are_refused(sql: str, reason: str) -> None:
         ("WITH a AS (SELECT 1 AS x) SELECT x FROM a", "WITH a AS (SELECT 1 AS x) SELECT x FROM a"),
         ("SELECT 1 UNION ALL SELECT 2", "SELECT 1 UNION ALL SELECT 2"),
         ("VALUES (1), (2)", "VALUES (1), (2)"),
-        ("SELECT \"camelCase\"(x) FROM \"Mixed\"", 'SELECT "camelCase"(x) FROM "Mixed"'),
+        ('SELECT "Mixed Case"."Col" FROM "Mixed Case"', 'SELECT "Mixed Case"."Col" FROM "Mixed Case"'),
         ("SELECT name FROM t WHERE name LIKE 'Tide%' ORDER BY 1 LIMIT 5", "SELECT name FROM t WHERE name LIKE 'Tide%' ORDER BY 1 LIMIT 5"),
         ("SELECT count(*) FROM generate_series(1, 10) AS g", "SELECT COUNT(*) FROM GENERATE_SERIES(1, 10) AS g"),
     ],
