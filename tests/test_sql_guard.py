@@ -97,7 +97,7 @@ def test_sqlite_attacks_are_refused(sql: str, reason: str) -> None:
         ("WITH a AS (SELECT 1 AS x) SELECT x FROM a", "WITH a AS (SELECT 1 AS x) SELECT x FROM a"),
         ("SELECT 1 UNION ALL SELECT 2", "SELECT 1 UNION ALL SELECT 2"),
         ("VALUES (1), (2)", "VALUES (1), (2)"),
-        ("SELECT \"camelCase\"(x) FROM \"Mixed\"", 'SELECT "camelCase"(x) FROM "Mixed"'),
+        ('SELECT "Mixed Case"."Col" FROM "Mixed Case"', 'SELECT "Mixed Case"."Col" FROM "Mixed Case"'),
         ("SELECT name FROM t WHERE name LIKE 'Tide%' ORDER BY 1 LIMIT 5", "SELECT name FROM t WHERE name LIKE 'Tide%' ORDER BY 1 LIMIT 5"),
         ("SELECT count(*) FROM generate_series(1, 10) AS g", "SELECT COUNT(*) FROM GENERATE_SERIES(1, 10) AS g"),
     ],
@@ -177,3 +177,58 @@ def test_table_entries_are_validated(tmp_path: Path, table: dict[str, object], m
     path = write_config(tmp_path / "orgkb.toml", [_source(tmp_path, tables=[table])])
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+KNOWN_DANGEROUS = {
+    "ts_stat", "ts_rewrite", "query_to_xml", "query_to_xml_and_xmlschema", "cursor_to_xml", "table_to_xml",
+    "database_to_xml", "schema_to_xml", "xpath", "xmltable", "dblink", "dblink_exec", "pg_terminate_backend",
+    "pg_cancel_backend", "pg_advisory_lock", "pg_try_advisory_lock", "pg_advisory_xact_lock", "lo_import",
+    "lo_export", "lo_from_bytea", "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file",
+    "set_config", "current_setting", "nextval", "setval", "currval", "pg_sleep", "pg_notify", "txid_current",
+    "pg_reload_conf", "load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "randomblob",
+    "zeroblob", "sleep", "benchmark", "load_file", "get_lock", "release_lock", "orgkb_cut",
+}
+
+
+def test_no_known_dangerous_function_is_on_any_allow_list() -> None:
+    from orgkb.connectors.sql.allowlist import FUNCTIONS
+
+    for dialect, names in FUNCTIONS.items():
+        assert not names & KNOWN_DANGEROUS, (dialect, sorted(names & KNOWN_DANGEROUS))
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect", "reason"),
+    [
+        ("SELECT sleep(10)", "mysql", "sleep"),
+        ("SELECT benchmark(100000000, md5('x'))", "mysql", "benchmark"),
+        ("SELECT load_file('/etc/passwd')", "mysql", "load_file"),
+        ("SELECT get_lock('x', 10)", "mysql", "get_lock"),
+        ("SELECT @@version", "mysql", "not allowed"),
+        ("SELECT printf('%.*c', 1000000000, 'x')", "sqlite", "widths and precisions"),
+        ("SELECT printf(name, 1) FROM t", "sqlite", "string literal"),
+        ("SELECT ltrim(a, b) FROM t", "sqlite", "string literal"),
+        ('SELECT "Evil"(name) FROM t', "postgres", "Evil"),
+        ("SELECT 1::my_domain", "postgres", "type"),
+    ],
+)
+def test_other_dialects_and_argument_rules(sql: str, dialect: str, reason: str) -> None:
+    with pytest.raises(UnsafeQueryError, match=reason):
+        checked_read_query(sql, dialect)
+
+
+@pytest.mark.parametrize(
+    ("sql", "dialect"),
+    [
+        ("SELECT DATE_FORMAT(created, '%Y-%m') AS m, IFNULL(x, 0), CONCAT(a, b), COUNT(*) FROM t GROUP BY 1", "mysql"),
+        ("SELECT printf('%05d', id), format('%.2f', price), trim(name, ' .') FROM t", "sqlite"),
+        ("SELECT strftime('%Y', d), json_extract(j, '$.a'), j ->> '$.b', total(x) FROM t GROUP BY 1", "sqlite"),
+    ],
+)
+def test_other_dialects_pass_ordinary_queries(sql: str, dialect: str) -> None:
+    assert checked_read_query(sql, dialect)
+
+
+def test_a_quoted_builtin_name_runs_the_builtin() -> None:
+    # sqlglot knows LOWER, so "Lower" (an admin's own function in PostgreSQL) is rendered as the built-in.
+    assert checked_read_query('SELECT "Lower"(name) FROM t', "postgres") == "SELECT LOWER(name) FROM t"

@@ -17,7 +17,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from orgkb.connectors.base import CredentialsError
+from orgkb.connectors.base import ConnectorError, CredentialsError
 from orgkb.connectors.registry import build_connector
 from orgkb.connectors.sql.database import QueryError, SqlDatabase
 from orgkb.server.config import OrgkbConfig
@@ -29,7 +29,7 @@ from orgkb.server.search.searcher import Searcher
 from orgkb.server.app.service import OrgkbService
 from orgkb.server.app.databases import SqlService, SqlToolError
 from tests.conftest import IndexFactory
-from tests.postgres_server import PostgresServer
+from tests.postgres_server import SUPERUSER_PASSWORD, PostgresServer
 
 READER_PASSWORD = "Reader-Secret-9f3a"
 WRITER_PASSWORD = "Writer-Secret-77b1"
@@ -101,11 +101,14 @@ def crm(postgres: PostgresServer) -> Iterator[PostgresServer]:
 def passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRM_READER_PW", READER_PASSWORD)
     monkeypatch.setenv("CRM_WRITER_PW", WRITER_PASSWORD)
+    monkeypatch.setenv("CRM_SUPER_PW", SUPERUSER_PASSWORD)
 
 
 def source(server: PostgresServer, role: str = "reader", **values: Any) -> dict[str, Any]:
+    """The crm source as ``role``: reader (SELECT only), writer (ALL on the tables) or super (postgres)."""
+    user = "postgres" if role == "super" else f"crm_{role}"
     return {
-        "name": "crm", "type": "sql", "url": server.url(f"crm_{role}", "crm"),
+        "name": "crm", "type": "sql", "url": server.url(user, "crm"),
         "password_env": f"CRM_{role.upper()}_PW", "page_size": 10, "tables": TABLES, **values,
     }
 
@@ -208,7 +211,7 @@ def test_attacks_are_refused_and_change_nothing(crm: PostgresServer, passwords: 
     # A session that must survive: pg_terminate_backend would end it.
     with crm.connect("crm") as bystander:
         backends = crm.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
-        tools = services(crm, "writer", statement_timeout=2)
+        tools = services(crm, "writer", statement_timeout=2, allow_write_capable_role=True)
         for sql, reason in ATTACKS:
             with pytest.raises(SqlToolError, match=reason) as refused:
                 tools.query("crm", sql)
@@ -225,17 +228,17 @@ def test_attacks_are_refused_and_change_nothing(crm: PostgresServer, passwords: 
 
 def test_read_only_transaction_stops_what_the_guard_cannot_see(crm: PostgresServer, passwords: None) -> None:
     before = snapshot(crm)
-    tools = services(crm, "writer", statement_timeout=1)
-    # An admin-defined function that inserts passes the statement check; the transaction refuses it.
-    with pytest.raises(SqlToolError, match="read-only transaction"):
-        tools.query("crm", "SELECT log_visit()")
-    # The second layer on its own, with the statement check bypassed entirely.
+    tools = services(crm, "writer", statement_timeout=1, allow_write_capable_role=True)
+    # The second layer on its own, with the statement check bypassed entirely: an admin-defined
+    # function that inserts (the allow-list refuses to call it) is stopped by the transaction.
     database = tools.database("crm")
-    for statement in ("DELETE FROM support_tickets", "SET transaction_read_only = off", "CREATE TABLE x (a int)"):
+    for statement in (
+        "SELECT log_visit()", "DELETE FROM support_tickets", "SET transaction_read_only = off", "CREATE TABLE x (a int)",
+    ):
         with pytest.raises(QueryError, match="read-only|read-write"), database.read_only() as connection:
             connection.exec_driver_sql(statement)
     # Long-running work is cancelled by the statement timeout (here 1 s).
-    for slow in ("SELECT slow_report()", "SELECT count(*) FROM generate_series(1, 10000000000)"):
+    for slow in ("SELECT count(*) FROM generate_series(1, 10000000000)", "SELECT count(*) FROM order_lines a, generate_series(1, 1000000000) g"):
         started = time.monotonic()
         with pytest.raises(SqlToolError, match=r"statement timeout \(1 s\)"):
             tools.query("crm", slow)
@@ -243,13 +246,41 @@ def test_read_only_transaction_stops_what_the_guard_cannot_see(crm: PostgresServ
     assert snapshot(crm) == before
 
 
-def test_check_warns_when_the_role_can_write(crm: PostgresServer, passwords: None) -> None:
-    reader = build_connector(OrgkbConfig.model_validate({"sources": [source(crm)]}).sources[0])
-    assert reader.check() == []
-    writer = build_connector(OrgkbConfig.model_validate({"sources": [source(crm, "writer")]}).sources[0])
-    warnings = writer.check()
+def test_check_refuses_a_role_that_can_write_unless_allowed(crm: PostgresServer, passwords: None) -> None:
+    def connector(role: str, **values: Any) -> Any:
+        return build_connector(OrgkbConfig.model_validate({"sources": [source(crm, role, **values)]}).sources[0])
+
+    assert connector("reader").check() == []
+    for role, finding in (("writer", "crm_writer can write to 5 table(s)"), ("super", "role postgres is a superuser")):
+        with pytest.raises(ConnectorError) as refused:
+            connector(role).check()
+        message = str(refused.value)
+        assert "SQL queries are refused" in message and finding in message and "allow_write_capable_role = true" in message
+        assert "\n" not in message
+    warnings = connector("writer", allow_write_capable_role=True).check()
     assert any("crm_writer can write to 5 table(s)" in w for w in warnings), warnings
+    assert any("advance 3 sequence(s)" in w for w in warnings), warnings
     assert any("create objects in schema(s) public" in w for w in warnings), warnings
+    # Without sql_query there is nothing to refuse: the findings stay warnings.
+    assert any("can write to" in w for w in connector("writer", allow_queries=False).check())
+
+
+def test_server_refuses_queries_over_a_writer_but_still_describes_and_indexes(
+    crm: PostgresServer, passwords: None, make_index: IndexFactory, hashing_embedder: Any
+) -> None:
+    before = snapshot(crm)
+    tools = services(crm, "writer")
+    with pytest.raises(SqlToolError, match="SQL queries are refused because the database account can do more than read") as refused:
+        tools.query("crm", "SELECT count(*) FROM customers")
+    assert "allow_write_capable_role = true" in str(refused.value) and "\n" not in str(refused.value)
+    assert "customers" in {t.name for t in tools.list_tables("crm").tables}
+    assert tools.describe_table("crm", "customers").primary_key == ["customer_id"]
+    summary = Indexer(make_index([source(crm, "writer")], hashing_embedder)).run().sources[0]
+    tickets = crm.execute("SELECT count(*) FROM support_tickets", "crm")[0][0]
+    # 5 table descriptions + tickets + 3 customers + 3 invoices + 27 order lines.
+    assert (summary.error, summary.failed, summary.added) == (None, 0, 5 + tickets + 3 + 3 + 27)
+    assert services(crm, "writer", allow_write_capable_role=True).query("crm", "SELECT count(*) FROM customers").rows == [[3]]
+    assert snapshot(crm) == before
 
 
 def test_secrets_never_appear_in_errors_results_or_logs(

@@ -4,9 +4,11 @@ the real model, queried through a real in-process MCP client session, and attack
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -237,3 +239,163 @@ def test_orgkb_check_reports_the_writable_file(tmp_path: Path) -> None:
     )
     assert failed.returncode == 1
     assert "customers has no column(s) no_such_column" in failed.stdout
+
+
+SQLITE_ATTACK_CLASSES: dict[str, list[str]] = {
+    "extensions and files": [
+        "SELECT load_extension('/tmp/orgkb-evil.so')",
+        "SELECT writefile('/tmp/orgkb-written', 'x')",
+        "SELECT readfile('/etc/passwd')",
+        "SELECT fts3_tokenizer('simple')",
+        "ATTACH DATABASE '/tmp/orgkb-attached.db' AS x",
+        "VACUUM INTO '/tmp/orgkb-copy.db'",
+    ],
+    "settings and connection state": [
+        "PRAGMA query_only = 0",
+        "SELECT * FROM pragma_table_info('products')",
+        "SELECT changes()",
+        "SELECT last_insert_rowid()",
+        "SELECT sqlite_compileoption_get(0)",
+    ],
+    "writes and writable CTEs": [
+        "WITH d AS (DELETE FROM products RETURNING *) SELECT count(*) FROM d",
+        "UPDATE products SET name = 'x' RETURNING *",
+        "INSERT INTO customers SELECT * FROM customers",
+        "REPLACE INTO products SELECT * FROM products",
+    ],
+    "amplifiers and orgkb's own functions": [
+        "SELECT randomblob(1000000000)",
+        "SELECT zeroblob(1000000000)",
+        "SELECT hex(zeroblob(100000000))",
+        "SELECT orgkb_cut(description, 100000000) FROM products",
+    ],
+    "obfuscation": [
+        'SELECT "load_extension"(\'/tmp/orgkb-evil.so\')',
+        "SELECT [load_extension]('/tmp/orgkb-evil.so')",
+        "SELECT `load_extension`('/tmp/orgkb-evil.so')",
+        "SELECT LoAd_ExTeNsIoN('/tmp/orgkb-evil.so')",
+        "SELECT main.load_extension('/tmp/orgkb-evil.so')",
+        "SELECT/**/writefile/**/('/tmp/orgkb-written', 'x')",
+        "SELECT lower(readfile('/etc/passwd'))",
+        "SELECT * FROM products WHERE EXISTS (SELECT writefile('/tmp/orgkb-written', name))",
+        "WITH f AS (SELECT readfile('/etc/passwd') AS t) SELECT * FROM f",
+        "SELECT name FROM products ORDER BY randomblob(10)",
+    ],
+}
+
+REASONS = ("not on the allow-list", "is not allowed", "only one statement", "only read queries", "could not be parsed")
+
+
+def test_sqlite_attack_classes_are_refused_by_the_allow_list(tmp_path: Path) -> None:
+    config = load_config(sample_config(tmp_path))
+    db = tmp_path / "databases" / "brightwater.db"
+    before = digest(db)
+    tools = SqlService(config)
+    for kind, payloads in SQLITE_ATTACK_CLASSES.items():
+        for sql in payloads:
+            with pytest.raises(SqlToolError) as refused:
+                tools.query("company-db", sql)
+            message = str(refused.value)
+            assert "query refused" in message and any(r in message for r in REASONS), (kind, sql, message)
+    assert digest(db) == before
+    assert sorted(p.name for p in db.parent.iterdir()) == ["brightwater.db"]
+    assert not any(Path(p).exists() for p in ("/tmp/orgkb-written", "/tmp/orgkb-attached.db", "/tmp/orgkb-copy.db"))
+
+
+SQLITE_LEGITIMATE = [
+    "SELECT c.name, count(t.ticket_id) AS tickets, sum(t.status = 'open') AS open FROM customers c"
+    " LEFT JOIN support_tickets t USING (customer_id) GROUP BY c.name HAVING count(*) > 0 ORDER BY tickets DESC, c.name",
+    "SELECT product_id, name, list_price_eur, rank() OVER (ORDER BY list_price_eur DESC) AS r,"
+    " sum(list_price_eur) OVER (PARTITION BY status) AS by_status, lag(name) OVER (ORDER BY product_id) AS previous FROM products",
+    "WITH per_office AS (SELECT office, count(*) AS n FROM employees GROUP BY office)"
+    " SELECT e.full_name, p.n, COALESCE(m.full_name, '-') AS manager FROM employees e JOIN per_office p USING (office)"
+    " LEFT JOIN employees m ON m.employee_id = e.manager_id WHERE e.full_name LIKE '%a%' ORDER BY e.employee_id LIMIT 8",
+    "SELECT ticket_id, date(opened_at) AS day, strftime('%Y-%m', opened_at) AS month, julianday(updated_at) - julianday(opened_at) AS days,"
+    " datetime(opened_at, '+7 days') AS follow_up, CAST(strftime('%w', opened_at) AS INTEGER) AS weekday FROM support_tickets ORDER BY 1",
+    "SELECT json_extract(j, '$.name') AS name, j ->> '$.stores' AS stores, json_array_length(j, '$.tags') AS tags FROM"
+    " (SELECT json_object('name', name, 'stores', stores, 'tags', json_array(segment, country)) AS j FROM customers) ORDER BY 1",
+    "SELECT upper(substr(name, 1, 3)) AS code, length(name) AS len, CASE WHEN segment = 'grocery' THEN 'food' ELSE 'other' END AS kind,"
+    " iif(stores > 100, 'large', 'small') AS size, replace(lower(name), ' ', '-') AS slug, instr(name, 'e') AS e_at,"
+    " trim('  ' || country || '  ') AS c, printf('%05d', customer_id) AS padded, ifnull(NULL, stores) AS s, round(stores / 3.0, 2) AS third"
+    " FROM customers WHERE name NOT LIKE 'Z%' ORDER BY 1",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 4) SELECT n, n * n AS sq, n % 2 AS odd FROM r"
+    " WHERE n IN (SELECT product_id FROM products) UNION ALL SELECT * FROM (VALUES (10, 100, 0)) ORDER BY 1",
+    "SELECT status, priority, count(*) AS n, group_concat(ticket_id, ',') AS ids, min(opened_at) AS first, max(ticket_id) AS last,"
+    " avg(ticket_id) AS mean, typeof(avg(ticket_id)) AS t FROM support_tickets GROUP BY status, priority ORDER BY status, priority",
+]
+
+
+def test_sqlite_legitimate_queries_return_what_sqlite_returns(tmp_path: Path) -> None:
+    tools = SqlService(load_config(sample_config(tmp_path)))
+    direct = sqlite3.connect(tmp_path / "databases" / "brightwater.db")
+    for sql in SQLITE_LEGITIMATE:
+        result = tools.query("company-db", sql, limit=20)
+        cursor = direct.execute(sql)
+        expected = [list(row) for row in cursor.fetchall()]
+        assert result.rows == expected, sql
+        assert result.columns == [d[0] for d in cursor.description], sql
+        assert expected and not result.truncated and result.cells_cut == 0
+
+
+BIG = "replace(replace(replace(printf('%.900c', 'x'), 'x', 'xxxxxxxxxx'), 'x', 'xxxxxxxxxx'), 'x', 'xxxxxxxxxx')"
+"""900,000 characters built by one expression: under the bound on one value."""
+TWENTY = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 20) "
+
+
+def test_sqlite_amplification_is_bounded(tmp_path: Path) -> None:
+    config = load_config(sample_config(tmp_path, **{"max_rows = 20": "max_rows = 20\nmax_cell_chars = 100\nstatement_timeout = 5"}))
+    tools = SqlService(config)
+    cut = tools.query("company-db", TWENTY + f"SELECT n, {BIG} AS big, x'00ff' AS blob FROM r")
+    assert cut.row_count == 20 and cut.cells_cut == 20
+    assert cut.rows[0] == [1, "x" * 100 + "…", "base64:AP8="]
+    for amplifier in (
+        f"SELECT length(replace({BIG}, 'x', 'xx'))",
+        "WITH RECURSIVE d(s) AS (SELECT 'x' UNION ALL SELECT s || s FROM d) SELECT length(s) FROM d",
+        TWENTY + f"SELECT length(group_concat({BIG})) FROM r",
+    ):
+        with pytest.raises(SqlToolError, match="string or blob too big.*orgkb bounds a query's values to 1,000,000 bytes"):
+            tools.query("company-db", amplifier)
+    # Calls that would run for as long as one argument says are refused before they run.
+    for long_call, reason in (
+        ("SELECT length(printf('%.*c', 2000000000, 'x'))", r"widths and precisions must be literal numbers below 1000 \(no \*\)"),
+        ("SELECT printf('%2000000000c', 'x')", "widths and precisions"),
+        ("SELECT trim(description, description) FROM products", "needs its argument 2 as a string literal"),
+    ):
+        with pytest.raises(SqlToolError, match=reason):
+            tools.query("company-db", long_call)
+    with pytest.raises(SqlToolError, match="pattern too complex"):
+        tools.query("company-db", "SELECT count(*) FROM products WHERE description LIKE replace(printf('%.300c', 'x'), 'x', '%a')")
+    # The bound is the database's own (layer 2), not the allow-list's: it holds for any statement.
+    database = tools.database("company-db")
+    for blob in ("SELECT randomblob(2000000000)", "SELECT zeroblob(2000000000)"):
+        with pytest.raises(QueryError, match="too big"), database.read_only(caller_sql=True) as connection:
+            connection.exec_driver_sql(blob)
+    # Indexing connections keep SQLite's own limits, and the pooled connection is restored after a query.
+    with database.read_only() as connection:
+        assert connection.exec_driver_sql("SELECT length(zeroblob(20000000))").scalar() == 20_000_000
+    assert tools.query("company-db", "SELECT count(*) FROM products").rows == [[6]]
+
+
+_MEASURE = """
+import json, resource, sys
+from orgkb.server.config import load_config
+from orgkb.server.app.databases import SqlService
+tools = SqlService(load_config(sys.argv[1]))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = tools.query("company-db", sys.argv[2])
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rows": result.row_count, "cut": result.cells_cut, "growth_kb": after - before}))
+"""
+
+
+def test_sqlite_amplification_does_not_grow_orgkb(tmp_path: Path) -> None:
+    config = sample_config(tmp_path, **{"max_rows = 20": "max_rows = 20\nstatement_timeout = 30"})
+    sql = TWENTY + f"SELECT {BIG}, upper({BIG}), {BIG} || 'z' FROM r"
+    process = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(config), sql], capture_output=True, text=True, timeout=120, env=subprocess_env()
+    )
+    assert process.returncode == 0, process.stderr[-2000:]
+    measured = json.loads(process.stdout)
+    assert (measured["rows"], measured["cut"]) == (20, 60)
+    # Unbounded, these 60 values are 54 MB in Python alone; bounded, SQLite holds about one at a time.
+    assert measured["growth_kb"] < 20_000, measured

@@ -180,7 +180,16 @@ class SqlConfig(SourceConfig):
         default=None, ge=1, description="Rows `sql_query` returns when no limit is given; default 50 (or max_rows if lower)."
     )
     max_rows: int = Field(default=500, ge=1, le=100_000, description="Most rows `sql_query` ever returns.")
-    max_cell_chars: int = Field(default=2000, ge=16, description="Longer values in query results are cut.")
+    max_cell_chars: int = Field(default=2000, ge=16, description="Longer values in query results are cut (in the database).")
+    max_result_chars: int = Field(
+        default=1_000_000, ge=1000, description="A query result stops (truncated) once its values reach this many characters."
+    )
+    allow_write_capable_role: bool = Field(
+        default=False,
+        description="Serve `sql_query` even though the account can write or reach the server's files "
+        "(superuser, write grants, CREATE, pg_*_server_* roles). Default: such a source's queries are refused "
+        "and `orgkb check` fails; connect with a SELECT-only role instead.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -37,7 +37,7 @@ from orgkb.connectors.base import (
 from orgkb.connectors.sql.config import SCHEMA_KEY_PREFIX, SqlConfig, TableConfig
 from orgkb.connectors.sql.database import SqlDatabase
 from orgkb.connectors.sql.guard import UnsafeQueryError, checked_read_query, sqlglot_dialect
-from orgkb.connectors.sql.privileges import write_warnings
+from orgkb.connectors.sql.privileges import query_refusal, write_capabilities, write_warnings
 from orgkb.connectors.sql.rows import RowRenderer
 from orgkb.connectors.sql.schema import SchemaReader, TableDescription
 
@@ -140,7 +140,11 @@ class SqlConnector(BaseConnector):
         with self.database.read_only(timeout=max(self.config.statement_timeout, 30.0)) as connection:
             for entry in self.config.tables:
                 TablePlan(connection, self.database, entry)
-            warnings = write_warnings(connection, self.database, self.config)
+            capabilities = write_capabilities(connection, self.database)
+        warnings = write_warnings(capabilities, self.database)
+        refusal = query_refusal(capabilities, self.config)
+        if refusal is not None:
+            raise ConnectorError(refusal)
         if not self.database.supports_read_only:
             warnings.append(
                 f"{self.database.dialect} gets no read-only transaction from orgkb: only the query check and the "

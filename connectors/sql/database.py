@@ -9,6 +9,11 @@ with a statement timeout where one is asked for.
   switched back once a query ran) and ``SET LOCAL statement_timeout``.
 - SQLite: the file is opened with ``mode=ro`` and ``PRAGMA query_only=1``; a progress handler
   interrupts a statement that runs past its deadline.
+
+A caller's query (``read_only(caller_sql=True)``) also gets: PostgreSQL ``pg_catalog`` first on
+the search path, so a table or function an admin named like a built-in never shadows it;
+SQLite limits on the size of any one value and LIKE pattern (`orgkb.connectors.sql.bounds`), so
+no single function call can allocate without bound or outrun the progress handler.
 - MySQL/MariaDB (not tested here): ``START TRANSACTION READ ONLY`` and ``max_execution_time``.
 - Other dialects get no read-only transaction; `orgkb check` says so.
 """
@@ -32,6 +37,7 @@ from sqlalchemy.pool import QueuePool
 
 from orgkb.connectors.base import ConnectorError, CredentialsError
 from orgkb.connectors.http import secret_from_env
+from orgkb.connectors.sql.bounds import CUT_FUNCTION, SQLITE_MAX_LIKE_PATTERN, SQLITE_MAX_VALUE_BYTES, sqlite_cut
 from orgkb.connectors.sql.config import SqlConfig
 
 READ_ONLY_DIALECTS = frozenset({"postgresql", "sqlite", "mysql", "mariadb"})
@@ -39,6 +45,10 @@ READ_ONLY_DIALECTS = frozenset({"postgresql", "sqlite", "mysql", "mariadb"})
 _AUTH_STATES = {"28P01", "28000"}
 _AUTH_WORDS = ("password authentication failed", "no password supplied", "access denied for user", "authentication failed")
 _TIMEOUT_WORDS = ("statement timeout", "interrupted", "max_execution_time", "maximum statement execution time")
+_SQLITE_CALLER_LIMITS = {
+    sqlite3.SQLITE_LIMIT_LENGTH: SQLITE_MAX_VALUE_BYTES,
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: SQLITE_MAX_LIKE_PATTERN,
+}
 
 
 class QueryError(ConnectorError):
@@ -106,6 +116,7 @@ class SqlDatabase:
             f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False, timeout=self.config.connect_timeout
         )
         connection.execute("PRAGMA query_only = 1")
+        connection.create_function(CUT_FUNCTION, 2, sqlite_cut, deterministic=True)
         return connection
 
     def dispose(self) -> None:
@@ -118,11 +129,12 @@ class SqlDatabase:
     # --- reading ------------------------------------------------------------------------
 
     @contextmanager
-    def read_only(self, *, timeout: float | None = None) -> Iterator[Connection]:
+    def read_only(self, *, timeout: float | None = None, caller_sql: bool = False) -> Iterator[Connection]:
         """A connection inside a read-only transaction that is always rolled back.
 
-        ``timeout`` (seconds) cancels any statement that runs longer. Errors come out as
-        `ConnectorError` subclasses whose messages never contain the password.
+        ``timeout`` (seconds) cancels any statement that runs longer. ``caller_sql``: the
+        connection runs a query someone else wrote (adds the bounds in the module doc). Errors
+        come out as `ConnectorError` subclasses whose messages never contain the password.
         """
         try:
             connection = self.engine.connect()
@@ -130,7 +142,7 @@ class SqlDatabase:
             raise self.connect_error(exc) from None
         try:
             with connection:
-                self._begin_read_only(connection, timeout)
+                self._begin_read_only(connection, timeout, caller_sql)
                 try:
                     yield connection
                 finally:
@@ -138,15 +150,23 @@ class SqlDatabase:
         except SQLAlchemyError as exc:
             raise self.query_error(exc, timeout) from None
 
-    def _begin_read_only(self, connection: Connection, timeout: float | None) -> None:
+    def _begin_read_only(self, connection: Connection, timeout: float | None, caller_sql: bool) -> None:
         if self.dialect == "postgresql":
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
             if timeout is not None:
                 connection.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
             # Until a query takes a snapshot, SET transaction_read_only = off still works; after it, never.
             connection.exec_driver_sql("SELECT 1")
+            if caller_sql:
+                # Built-ins win over same-named objects whatever the role's search_path says.
+                connection.exec_driver_sql(
+                    "SELECT pg_catalog.set_config('search_path', pg_catalog.concat_ws(', ', 'pg_catalog',"
+                    " NULLIF(pg_catalog.current_setting('search_path'), '')), true)"
+                )
         elif self.dialect == "sqlite":
             raw = connection.connection.driver_connection
+            if caller_sql:
+                connection.info["orgkb_limits"] = {k: raw.setlimit(k, v) for k, v in _SQLITE_CALLER_LIMITS.items()}
             if timeout is not None:
                 deadline = time.monotonic() + timeout
                 # Called every 10,000 VM steps; a true result interrupts the running statement.
@@ -161,7 +181,10 @@ class SqlDatabase:
             connection.rollback()
         if self.dialect == "sqlite":
             with suppress(Exception):
-                connection.connection.driver_connection.set_progress_handler(None, 0)
+                raw = connection.connection.driver_connection
+                raw.set_progress_handler(None, 0)
+                for category, value in connection.info.pop("orgkb_limits", {}).items():
+                    raw.setlimit(category, value)
 
     def ping(self) -> None:
         """Connect and run ``SELECT 1``; raise `ConnectorError`/`CredentialsError` when that fails."""
@@ -200,6 +223,11 @@ class SqlDatabase:
             )
         if _is_auth_failure(exc, message):
             return self.connect_error(exc)
+        if self.dialect == "sqlite" and ("too big" in message or "too complex" in message):
+            message += (
+                f" (orgkb bounds a query's values to {SQLITE_MAX_VALUE_BYTES:,} bytes and LIKE patterns to "
+                f"{SQLITE_MAX_LIKE_PATTERN:,} characters: build smaller values)"
+            )
         return QueryError(f"{self.name}: the database refused the query: {message}")
 
 

@@ -1,20 +1,34 @@
-"""The first read-only layer: a statement is parsed, and only one plain read query passes.
+"""The first read-only layer: a statement is parsed, and only what the allow-list knows passes.
 
 This is one of three layers (see `SqlDatabase.read_only` for the read-only transaction with a
-statement timeout, and the README for the SELECT-only role). The statement is parsed with
-sqlglot in the database's dialect and walked node by node; string prefixes and regexes are
-never trusted. What runs afterwards is the statement *as sqlglot rendered it* from the checked
-tree, without comments, so the database executes exactly what was checked: a comment or quoting
-trick that the parser and the server read differently cannot smuggle in a second statement.
+statement timeout and bounds, and the README for the SELECT-only role). The statement is parsed
+with sqlglot in the database's dialect and walked node by node; string prefixes and regexes are
+never trusted. Every node must be a statement shape, operator or type on the allow-list
+(`orgkb.connectors.sql.allowlist`) and every function call a function listed for the dialect:
+anything else, including each function the database's admin defined, is refused with the name
+of what was not known. What runs afterwards is the statement *as sqlglot rendered it* from the
+checked tree, without comments, and the rendered text is checked again on its own: a comment or
+quoting trick that the parser and the server read differently cannot smuggle anything in.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+
+from orgkb.connectors.sql.allowlist import (
+    LITERAL_ARGUMENTS,
+    MAX_FORMAT_WIDTH_DIGITS,
+    MAX_LITERAL_ARGUMENT,
+    SYNTAX,
+    SYNTAX_FUNCTIONS,
+    TYPES,
+    allowed_functions,
+)
 
 # sqlglot logs "falling back to parsing as a Command" for statements we refuse anyway.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -24,41 +38,10 @@ _DIALECTS = {"postgresql": "postgres", "sqlite": "sqlite", "mysql": "mysql", "ma
 READ_ROOTS: tuple[type[exp.Expression], ...] = (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)
 """A statement may only be a SELECT (with or without WITH), a UNION/INTERSECT/EXCEPT, or VALUES."""
 
-_FORBIDDEN_NAMES = (
-    "DML", "DDL", "Insert", "Update", "Delete", "Merge", "Copy", "Create", "Drop", "Alter", "TruncateTable",
-    "Command", "Set", "Transaction", "Commit", "Rollback", "Into", "Lock", "Pragma", "Use", "LoadData", "Grant",
-    "Revoke", "Attach", "Detach", "Analyze", "Kill", "Refresh", "Declare", "Execute", "Cache", "Uncache",
-    "Comment", "Summarize", "Describe", "Show",
-)
-FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = tuple(
-    getattr(exp, name) for name in _FORBIDDEN_NAMES if isinstance(getattr(exp, name, None), type)
-)
-"""Node types refused anywhere in the tree: writes (also inside a WITH), transaction control,
-settings, locks (``FOR UPDATE``), ``SELECT ... INTO``, and anything sqlglot could not parse."""
-
-DENIED_FUNCTIONS = frozenset({
-    # PostgreSQL: other sessions, sleeping, server files, settings, sequences, locks, transactions
-    "pg_terminate_backend", "pg_cancel_backend", "pg_sleep", "pg_sleep_for", "pg_sleep_until",
-    "pg_read_file", "pg_read_binary_file", "pg_stat_file", "pg_reload_conf", "pg_rotate_logfile",
-    "set_config", "nextval", "setval", "pg_notify", "pg_switch_wal", "pg_promote", "pg_backup_start",
-    "pg_backup_stop", "pg_start_backup", "pg_stop_backup", "pg_create_restore_point", "pg_import_system_collations",
-    "pg_logical_emit_message", "pg_log_backend_memory_contexts", "pg_current_xact_id", "pg_current_xact_id_if_assigned",
-    "pg_export_snapshot", "query_to_xml", "query_to_xml_and_xmlschema", "query_to_xmlschema", "cursor_to_xml",
-    "cursor_to_xmlschema", "table_to_xml", "table_to_xml_and_xmlschema", "schema_to_xml", "database_to_xml",
-    "database_to_xml_and_xmlschema", "schema_to_xml_and_xmlschema", "pg_file_write", "pg_file_rename",
-    "pg_file_unlink", "pg_file_sync", "pg_logdir_ls", "pg_wal_replay_pause", "pg_wal_replay_resume",
-    "pg_stat_statements_reset",
-    # SQLite: extensions and the shell's file functions
-    "load_extension", "writefile", "readfile", "edit", "fts3_tokenizer",
-    # MySQL
-    "sleep", "benchmark", "load_file", "get_lock", "release_lock", "release_all_locks",
-})
-DENIED_PREFIXES = (
-    "lo_", "dblink", "pg_ls_", "pg_advisory", "pg_try_advisory", "txid_", "pg_stat_reset",
-    "pg_create_", "pg_drop_replication", "pg_replication_origin", "pg_copy_", "pg_replication_slot",
-)
-"""Functions with side effects or that reach outside the database. A function the database
-admin defined (which may write) is not known here: the read-only transaction stops that one."""
+_CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_$]*)\s*\(")
+_FORMAT_SPEC = re.compile(r"%[-+ 0#,!]*(\*|\d*)(?:\.(\*|\d*))?")
+_CASE_SENSITIVE_QUOTES = frozenset({"postgres"})
+"""Dialects where a quoted function name is matched exactly ("Lower" is not lower)."""
 
 
 class UnsafeQueryError(ValueError):
@@ -76,12 +59,12 @@ def sqlglot_dialect(sqlalchemy_dialect: str) -> str | None:
 
 
 def checked_read_query(sql: str, dialect: str | None) -> str:
-    """The statement to run for ``sql`` if it is one read query; `UnsafeQueryError` otherwise."""
+    """The statement to run for ``sql`` if everything in it is allowed; `UnsafeQueryError` otherwise."""
     tree = _parse_single(sql, dialect)
-    _check_tree(tree)
+    _check_tree(tree, dialect)
     rendered = tree.sql(dialect=dialect, comments=False, normalize_functions=False)
     # Rendering must not change what was checked: the rendered text has to pass on its own.
-    _check_tree(_parse_single(rendered, dialect))
+    _check_tree(_parse_single(rendered, dialect), dialect)
     return rendered
 
 
@@ -102,27 +85,80 @@ def _parse_single(sql: str, dialect: str | None) -> exp.Expression:
     return statements[0]
 
 
-def _check_tree(tree: exp.Expression) -> None:
+def _check_tree(tree: exp.Expression, dialect: str | None) -> None:
     if not isinstance(tree, READ_ROOTS):
         raise UnsafeQueryError(
             f"only read queries (SELECT, WITH ... SELECT, UNION, VALUES) are allowed, not {_describe(tree)}"
         )
+    functions = allowed_functions(dialect)
     for node in tree.walk():
-        if isinstance(node, FORBIDDEN_NODES):
-            raise UnsafeQueryError(f"read-only: {_describe(node)} is not allowed in a query")
         if isinstance(node, exp.Func):
-            name = function_name(node)
-            if name in DENIED_FUNCTIONS or name.startswith(DENIED_PREFIXES):
+            _check_function(node, dialect, functions)
+        elif type(node) not in SYNTAX:
+            raise UnsafeQueryError(f"{_describe(node)} is not allowed in a query (it is not on the allow-list)")
+        elif isinstance(node, exp.DataType):
+            _check_type(node)
+        elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
+            _refuse_qualified(node.this.sql(dialect=dialect), node.expression, dialect)
+        elif isinstance(node, exp.Table) and isinstance(node.this, exp.Func) and (node.args.get("db") or node.args.get("catalog")):
+            _refuse_qualified(".".join(p.name for p in node.parts[:-1]), node.this, dialect)
+
+
+def _refuse_qualified(schema: str, function: exp.Func, dialect: str | None) -> None:
+    # A schema names which function runs: pg_catalog.x hides a name, public.lower runs the admin's own.
+    raise UnsafeQueryError(
+        f"the schema-qualified function {schema}.{function_name(function, dialect)}() is not allowed: "
+        "call built-in functions without a schema"
+    )
+
+
+def _check_function(node: exp.Func, dialect: str | None, functions: frozenset[str]) -> None:
+    if type(node).__name__ in SYNTAX_FUNCTIONS:
+        return
+    name = function_name(node, dialect)
+    if name not in functions:
+        raise UnsafeQueryError(
+            f"the function {name}() is not on the allow-list of pure {dialect or 'SQL'} functions "
+            "(side effects, SQL text and user-defined functions are refused)"
+        )
+    position = LITERAL_ARGUMENTS.get(dialect, {}).get(name)
+    arguments = list(node.iter_expressions())
+    if position is not None and position < len(arguments):
+        _check_literal_argument(name, arguments[position], position)
+
+
+def _check_literal_argument(name: str, argument: exp.Expression, position: int) -> None:
+    """A bounded literal where an unbounded value would let one call run for minutes."""
+    what = "format" if name in ("printf", "format") else f"argument {position + 1}"
+    if not (isinstance(argument, exp.Literal) and argument.is_string) or len(argument.this) > MAX_LITERAL_ARGUMENT:
+        raise UnsafeQueryError(
+            f"{name}() needs its {what} as a string literal of at most {MAX_LITERAL_ARGUMENT} characters"
+        )
+    if what == "format":
+        for width, precision in _FORMAT_SPEC.findall(argument.this):
+            if "*" in (width, precision) or max(len(width), len(precision)) > MAX_FORMAT_WIDTH_DIGITS:
                 raise UnsafeQueryError(
-                    f"read-only: the function {name}() is not allowed (it has side effects or reaches outside the database)"
+                    f"{name}() widths and precisions must be literal numbers below {10 ** MAX_FORMAT_WIDTH_DIGITS} (no *)"
                 )
 
 
-def function_name(node: exp.Func) -> str:
-    """The lower-case name a function call uses (quoted, schema-qualified and known ones alike)."""
+def function_name(node: exp.Func, dialect: str | None = None) -> str:
+    """The name a function call runs under in ``dialect``: lower-case, or exact where it was quoted."""
     if isinstance(node, exp.Anonymous):
-        return node.name.lower()
-    return node.sql_name().lower()
+        this = node.this
+        if isinstance(this, exp.Identifier):
+            return this.name if this.quoted and dialect in _CASE_SENSITIVE_QUOTES else this.name.lower()
+        return str(this).lower()
+    match = _CALL.match(node.sql(dialect=dialect, comments=False, normalize_functions=False))
+    return match.group(1).lower() if match else node.sql_name().lower()
+
+
+def _check_type(node: exp.DataType) -> None:
+    kind = node.this
+    if not isinstance(kind, exp.DataType.Type) or kind.name not in TYPES:
+        raise UnsafeQueryError(
+            f"the type {node.sql()[:40]} is not on the allow-list (cast to a built-in type such as text, int, numeric, date)"
+        )
 
 
 def _describe(node: exp.Expression) -> str:
@@ -134,6 +170,10 @@ def _describe(node: exp.Expression) -> str:
         return "SELECT ... INTO (it creates a table)"
     if isinstance(node, exp.Set):
         return "SET"
-    names = {"TruncateTable": "TRUNCATE", "Transaction": "BEGIN", "LoadData": "LOAD DATA"}
+    if isinstance(node, exp.ObjectIdentifier):
+        return f"the type {node.sql()} (an object identifier type)"
+    if isinstance(node, exp.Placeholder | exp.Parameter | exp.SessionParameter):
+        return f"the parameter {node.sql()[:30]}"
+    names = {"TruncateTable": "TRUNCATE", "Transaction": "BEGIN", "LoadData": "LOAD DATA", "TableSample": "TABLESAMPLE"}
     kind = type(node).__name__
     return names.get(kind, kind.upper())

@@ -1,21 +1,17 @@
 """Live, read-only access to configured databases: list tables, describe one, run a query.
 
 Behind the `list_tables`, `describe_table` and `sql_query` MCP tools (and usable without MCP).
-A query passes the statement check (`connectors.sql_guard`), then runs in a read-only
-transaction with the source's statement timeout; at most ``limit`` rows come back, with a
-``truncated`` flag when there were more.
+A query passes the statement check (`orgkb.connectors.sql.guard`, an allow-list), then runs in a
+read-only transaction with the source's statement timeout, bounded in the database
+(`orgkb.connectors.sql.bounds`); at most ``limit`` rows come back, with a ``truncated`` flag when
+there were more. Over an account that can write, `query` is refused unless the source sets
+``allow_write_capable_role`` (`orgkb.connectors.sql.privileges`).
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
-import math
 import threading
 import time
-import uuid
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -31,6 +27,9 @@ if TYPE_CHECKING:
 
 # SQLAlchemy and sqlglot (~0.2 s to import) are imported by the methods that use them, so
 # registering the database tools costs the server's start-up nothing.
+
+PRIVILEGE_RECHECK_S = 300.0
+"""How long a source's account check is trusted before `query` runs it again."""
 
 
 class SqlToolError(OrgkbError):
@@ -63,6 +62,9 @@ class QueryResult(BaseModel):
     limit: int = Field(description="The row cap applied to this query.")
     truncated: bool = Field(description="True when the query had more rows than `limit`: narrow it or aggregate.")
     cells_cut: int = Field(default=0, description="Values longer than the source's max_cell_chars, cut short.")
+    size_capped: bool = Field(
+        default=False, description="True when rows stopped because the result reached the source's max_result_chars."
+    )
     elapsed_ms: float
 
 
@@ -72,6 +74,7 @@ class SqlService:
     def __init__(self, config: OrgkbConfig) -> None:
         self.sources: dict[str, SqlConfig] = {s.name: s for s in config.sources if isinstance(s, SqlConfig)}
         self._databases: dict[str, SqlDatabase] = {}
+        self._refusals: dict[str, tuple[float, str | None]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -129,6 +132,7 @@ class SqlService:
 
     def query(self, source: str, sql: str, limit: int | None = None) -> QueryResult:
         """Run one read-only query and return at most ``limit`` rows (the source's cap applies)."""
+        from orgkb.connectors.sql.bounds import read_bounded
         from orgkb.connectors.sql.guard import UnsafeQueryError, checked_read_query, sqlglot_dialect
 
         database = self.database(source)
@@ -139,31 +143,53 @@ class SqlService:
             statement = checked_read_query(sql, sqlglot_dialect(database.dialect))
         except UnsafeQueryError as exc:
             raise SqlToolError(f"{source}: query refused: {exc}") from None
+        refusal = self._refusal(source)
+        if refusal is not None:
+            raise SqlToolError(refusal)
         cap = min(limit or config.rows_by_default, config.max_rows)
         started = time.perf_counter()
         try:
-            with database.read_only(timeout=config.statement_timeout) as connection:
-                streaming = connection.execution_options(stream_results=True, max_row_buffer=cap + 1)
-                result = streaming.exec_driver_sql(_driver_text(statement, connection.dialect.paramstyle))
-                columns = list(result.keys())
-                fetched = result.fetchmany(cap + 1)
-                result.close()
+            with database.read_only(timeout=config.statement_timeout, caller_sql=True) as connection:
+                bounded = read_bounded(
+                    connection, database.dialect, statement, max_rows=cap,
+                    max_cell_chars=config.max_cell_chars, max_result_chars=config.max_result_chars,
+                )
         except ConnectorError as exc:
             raise SqlToolError(str(exc)) from None
         elapsed = (time.perf_counter() - started) * 1000
-        cells = _CellLimiter(config.max_cell_chars)
-        rows = [[cells.value(v) for v in row] for row in fetched[:cap]]
         return QueryResult(
             source=source,
             sql=statement,
-            columns=columns,
-            rows=rows,
-            row_count=len(rows),
+            columns=bounded.columns,
+            rows=bounded.rows,
+            row_count=len(bounded.rows),
             limit=cap,
-            truncated=len(fetched) > cap,
-            cells_cut=cells.cut,
+            truncated=bounded.truncated,
+            cells_cut=bounded.cells_cut,
+            size_capped=bounded.size_capped,
             elapsed_ms=round(elapsed, 1),
         )
+
+    def _refusal(self, source: str) -> str | None:
+        """Why `query` is refused for ``source``'s account (None: it may run); rechecked now and then."""
+        from orgkb.connectors.sql.privileges import query_refusal, write_capabilities
+
+        config = self.sources[source]
+        if config.allow_write_capable_role:
+            return None
+        with self._lock:
+            checked = self._refusals.get(source)
+        if checked is not None and time.monotonic() - checked[0] < PRIVILEGE_RECHECK_S:
+            return checked[1]
+        database = self.database(source)
+        try:
+            with database.read_only(timeout=config.statement_timeout) as connection:
+                refusal = query_refusal(write_capabilities(connection, database), config)
+        except ConnectorError as exc:
+            raise SqlToolError(str(exc)) from None
+        with self._lock:
+            self._refusals[source] = (time.monotonic(), refusal)
+        return refusal
 
     def schema_text(self, source: str, table: str) -> str:
         """A table's description as text (for the schema resources)."""
@@ -179,50 +205,3 @@ class SqlService:
             for database in self._databases.values():
                 database.dispose()
             self._databases.clear()
-
-
-class _CellLimiter:
-    """Turns database values into JSON values, cutting long ones."""
-
-    def __init__(self, max_chars: int) -> None:
-        self.max_chars = max_chars
-        self.cut = 0
-
-    def value(self, value: Any) -> Any:
-        if value is None or isinstance(value, bool | int):
-            return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else str(value)
-        if isinstance(value, Decimal):
-            return _decimal(value)
-        if isinstance(value, dt.datetime | dt.date | dt.time):
-            return value.isoformat()
-        if isinstance(value, bytes | bytearray | memoryview):
-            return self._text("base64:" + base64.b64encode(bytes(value)).decode())
-        if isinstance(value, dict | list):
-            rendered = json.dumps(value, ensure_ascii=False, default=str)
-            return json.loads(rendered) if len(rendered) <= self.max_chars else self._text(rendered)
-        if isinstance(value, uuid.UUID | dt.timedelta):
-            return str(value)
-        return self._text(str(value))
-
-    def _text(self, text: str) -> str:
-        if len(text) <= self.max_chars:
-            return text
-        self.cut += 1
-        return text[: self.max_chars] + "…"
-
-
-def _driver_text(statement: str, paramstyle: str) -> str:
-    """The statement as the driver must receive it: no parameters, so a literal % is doubled."""
-    return statement.replace("%", "%%") if paramstyle in ("format", "pyformat") else statement
-
-
-def _decimal(value: Decimal) -> int | float | str:
-    """A decimal as a JSON number where that loses nothing, else as its exact text."""
-    if not value.is_finite():
-        return str(value)
-    if value == value.to_integral_value() and abs(value) < 2**53:
-        return int(value)
-    as_float = float(value)
-    return as_float if Decimal(repr(as_float)) == value else str(value)
