@@ -3,6 +3,8 @@ per-user tokens, the spec's 401 challenges, protected resource metadata."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import threading
 import time
@@ -30,10 +32,17 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
     reason = missing()
     if reason is not None:
         pytest.skip(reason)
-    users = {"alice": IdpUser(["finance"]), "bob": IdpUser(["engineering"]), "shortlived": IdpUser(["finance"], ttl=1)}
+    users = {"alice": IdpUser(["orgkbtokfin"]), "bob": IdpUser(["engineering"]), "shortlived": IdpUser(["orgkbtokfin"], ttl=1)}
     provider = OidcProvider(tmp_path_factory.mktemp("oidc"), users).start()
     yield provider
     provider.stop()
+
+
+def _finance_group() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("creating a system group needs root")
+    if subprocess.run(["getent", "group", "orgkbtokfin"], capture_output=True).returncode != 0:
+        subprocess.run(["groupadd", "--system", "orgkbtokfin"], check=True, capture_output=True)
 
 
 @dataclass
@@ -55,6 +64,11 @@ def server(idp: OidcProvider, tmp_path_factory: pytest.TempPathFactory, real_emb
     docs = root / "handbook"
     docs.mkdir()
     (docs / "expenses.md").write_text("# Expense policy\n\nExpenses over 40 EUR need your department head's approval.\n")
+    (docs / "forecast.md").write_text("# Forecast\n\nThe finance forecast approval threshold is 90,000 EUR.\n")
+    # Readable by the finance group only; the "finance" group of the tokens is a real group here.
+    _finance_group()
+    shutil.chown(docs / "forecast.md", group="orgkbtokfin")
+    (docs / "forecast.md").chmod(0o640)
     port = free_port(0)
     url = f"http://127.0.0.1:{port}/mcp"
     config = write_config(
@@ -79,6 +93,7 @@ def server(idp: OidcProvider, tmp_path_factory: pytest.TempPathFactory, real_emb
     yield running
     process.terminate()
     process.wait(timeout=30)
+    subprocess.run(["groupdel", "orgkbtokfin"], capture_output=True)
 
 
 def _refused(server: OAuthServer, token: str | None) -> httpx.Response:
@@ -135,12 +150,17 @@ def test_each_user_gets_a_session_of_their_own(server: OAuthServer, idp: OidcPro
     import anyio
 
     async def scenario() -> None:
-        for user in ("alice", "bob"):
+        for user, sees_forecast in (("alice", True), ("bob", False)):
             async with session(server.url, idp.token(user, server.url)) as connected:
                 sources = (await connected.call_tool("list_sources", {})).structured_content["sources"]
                 assert [s["name"] for s in sources] == ["handbook"], user
-                hits = (await connected.call_tool("search", {"query": "expense approval", "mode": "keyword"})).structured_content["hits"]
-                assert hits and hits[0]["doc_id"] == "handbook:expenses.md", user
+                for mode in ("keyword", "semantic", "hybrid"):
+                    result = await connected.call_tool("search", {"query": "finance forecast approval threshold", "mode": mode})
+                    found = {h["doc_id"] for h in result.structured_content["hits"]}
+                    assert "handbook:expenses.md" in found, (user, mode)
+                    assert ("handbook:forecast.md" in found) == sees_forecast, (user, mode)
+                fetched = await connected.call_tool("fetch", {"uri": "handbook:forecast.md"})
+                assert fetched.is_error != sees_forecast, user
 
     anyio.run(scenario)
     # A session belongs to the user whose token opened it.

@@ -94,11 +94,15 @@ class KnowledgeService:
             document = catalog.find_document_by_uri(reference)
         else:
             document = catalog.get_document(reference)
-        if document is None or not access.can_see(document.source):
+        if document is None or not access.can_see(document.source) or not self.permits(access, document.doc_id):
             raise NotFoundError(
                 f"no indexed document for {reference!r}; use a `resource_uri` or `uri` from search results"
             )
         return document
+
+    def permits(self, access: Access, doc_id: str) -> bool:
+        """True when the document's recorded permissions let ``access`` read it."""
+        return access.principal_names is None or access.allows(self.index.catalog.permissions_of(doc_id))
 
     def fetch(
         self, reference: str, offset: int = 0, max_chars: int = DEFAULT_FETCH_CHARS, access: Access = FULL_ACCESS

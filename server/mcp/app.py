@@ -174,8 +174,9 @@ def _register_tools(server: MCPServer[Any], service: KnowledgeService, descripti
         modified_before: Annotated[datetime | None, Field(description="Only documents modified before (ISO 8601).")] = None,
         metadata: Annotated[dict[str, MetadataValue] | None, Field(description="Only documents with these metadata values.")] = None,
     ) -> SearchResponse:
+        access = access_of(ctx.request_context.request)
         try:
-            selected = access_of(ctx.request_context.request).select(sources, configured)
+            selected = access.select(sources, configured)
         except OrgkbError as exc:
             raise ToolError(str(exc)) from None
         if selected == []:
@@ -188,6 +189,7 @@ def _register_tools(server: MCPServer[Any], service: KnowledgeService, descripti
                 modified_after=modified_after,
                 modified_before=modified_before,
                 metadata=metadata,
+                principals=access.principal_names,
             )
         except ValidationError as exc:
             raise ToolError(f"invalid filter: {exc.errors()[0]['msg']}") from None
