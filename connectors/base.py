@@ -17,9 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from orgkb.connectors.identifiers import doc_id
+from orgkb.connectors.permissions import Permissions
 
 MetadataValue = str | int | float | bool
 
@@ -114,6 +115,8 @@ class Document(BaseModel):
     modified: datetime | None = None
     mime_type: str = "text/plain"
     version: str | None = None
+    # Who may read it at the source; not part of `content_hash`, so a change re-embeds nothing.
+    permissions: Permissions | None = None
 
     @property
     def id(self) -> str:
@@ -192,6 +195,18 @@ class SourceConfig(BaseModel):
         description="Sources with incremental sync list everything again after this many seconds, "
         "to reconcile what their change feed cannot report (e.g. pages purged without a trace).",
     )
+    allow: list[str] | None = Field(
+        default=None,
+        description='Who may read every document of this source, replacing what the source says: "group:finance", "user:alice", "*".',
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _principal_names(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if name != "*" and not (name.startswith(("user:", "group:")) and len(name.split(":", 1)[1]) > 0):
+                raise ValueError(f'`allow` entry {name!r}: use "user:NAME", "group:NAME" or "*"')
+        return value
 
     @staticmethod
     def resolve_path(value: str | Path, info: ValidationInfo) -> Path:

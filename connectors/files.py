@@ -16,6 +16,8 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from orgkb.connectors.base import BaseConnector, ConnectorType, ConnectorError, Document, DocumentRef, Failure, SourceConfig
 from orgkb.connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
+from orgkb.connectors.permissions import Permissions
+from orgkb.connectors.posix_permissions import posix_permissions
 
 
 class FilesConfig(FileFilterConfig):
@@ -74,7 +76,9 @@ class LocalTree:
                 if stat.S_ISDIR(info.st_mode):
                     entries.append(FileEntry(path=rel, is_dir=True))
                 elif stat.S_ISREG(info.st_mode):
-                    entries.append(FileEntry(path=rel, is_dir=False, size=info.st_size, mtime=info.st_mtime))
+                    entries.append(
+                        FileEntry(path=rel, is_dir=False, size=info.st_size, mtime=info.st_mtime, stamp=str(info.st_ctime_ns))
+                    )
         return entries
 
     def read(self, path: str) -> bytes:
@@ -86,6 +90,10 @@ class LocalTree:
 
     def uri(self, path: str) -> str:
         return self._full(path).as_uri()
+
+    def permissions(self, path: str) -> Permissions:
+        """Who may read the file, from its owner, group, mode and ACL."""
+        return posix_permissions(self._full(path))
 
 
 def walk_local(scanner: TreeScanner) -> Iterator[DocumentRef | Failure]:
@@ -142,7 +150,10 @@ class FilesConnector(BaseConnector):
             yield from walk_local(scanner)
 
     def load(self, ref: DocumentRef) -> Document:
-        return self._scanner_for(ref.key).load(ref)
+        scanner = self._scanner_for(ref.key)
+        document = scanner.load(ref)
+        assert isinstance(scanner.tree, LocalTree)
+        return document.model_copy(update={"permissions": scanner.tree.permissions(scanner.path_of(ref.key))})
 
     def _scanner_for(self, key: str) -> TreeScanner:
         for scanner in self.scanners:

@@ -33,6 +33,7 @@ class FileEntry(BaseModel):
     is_dir: bool
     size: int = 0
     mtime: float = 0.0
+    stamp: str | None = Field(default=None, description="Changes when the file's permissions change (e.g. its ctime).")
 
 
 class FileTree(Protocol):
@@ -197,7 +198,9 @@ class TreeScanner:
                         skipped=True,
                     )
                     continue
-                yield DocumentRef(key=self.key_of(entry.path), version=f"{entry.mtime:.6f}:{entry.size}")
+                # A permission change alters the stamp, so the file is read again (not embedded again).
+                stamp = f":{entry.stamp}" if entry.stamp else ""
+                yield DocumentRef(key=self.key_of(entry.path), version=f"{entry.mtime:.6f}:{entry.size}{stamp}")
             stack.extend(reversed(subfolders))
 
     def parse(self, path: str, data: bytes) -> ParsedFile:

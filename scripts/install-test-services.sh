@@ -47,3 +47,10 @@ if [ ! -x "$inspector/node_modules/.bin/mcp-inspector" ]; then
   npm install --prefix "$inspector" --no-audit --no-fund --loglevel=error \
     "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" >/dev/null
 fi
+
+# A real OpenID Connect provider for the HTTP auth tests (tests/oidc_server.py finds it here).
+OIDC_PROVIDER_VERSION=9.13.3
+oidc="${ORGKB_TOOLS_DIR:-$HOME/.cache/orgkb-test-tools}/oidc-provider-$OIDC_PROVIDER_VERSION"
+if [ ! -e "$oidc/node_modules/oidc-provider/package.json" ]; then
+  npm install --prefix "$oidc" --no-audit --no-fund --loglevel=error "oidc-provider@$OIDC_PROVIDER_VERSION" >/dev/null
+fi

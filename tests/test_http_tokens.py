@@ -54,3 +54,30 @@ def test_guard_accepts_only_bearer_tokens_it_knows(tmp_path: Path) -> None:
     assert guard.authenticate("bearer reader-secret").sources == frozenset({"handbook"})  # type: ignore[union-attr]
     for header in (None, "", "Bearer", "Bearer wrong", "Basic main-secret", "main-secret", "Bearer main-secret-and-more"):
         assert guard.authenticate(header) is None, header
+
+
+def test_static_tokens_may_stand_for_a_person(tmp_path: Path) -> None:
+    entry = {"name": "payroll-bot", "token_env": "BOT_TOKEN", "user": "payroll", "groups": ["finance"]}
+    config = load_config(_config(tmp_path, [entry, {"name": "plain", "token_env": "PLAIN_TOKEN"}]))
+    bot, plain = load_tokens(config.server.http, {"BOT_TOKEN": "bot-secret", "PLAIN_TOKEN": "plain-secret"})
+    assert bot.access.principal is not None and bot.access.principal.names == {"*", "user:payroll", "group:finance"}
+    assert bot.access.allows(["group:finance"]) and not bot.access.allows(["group:hr"]) and not bot.access.allows(None)
+    assert plain.access.principal is None and plain.access.allows(["group:hr"])  # limited by source only, as before
+    with pytest.raises(ConfigError, match="need a `user`"):
+        load_config(_config(tmp_path, [{"name": "a", "token_env": "T1", "groups": ["finance"]}]))
+
+
+def test_oauth_config_mistakes_are_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir(exist_ok=True)
+    cases = {
+        "`audience` .* is required with `issuer`": {"issuer": "https://idp.example.org"},
+        "unsupported algorithm.*HS256": {"issuer": "https://idp.example.org", "audience": "https://kb/mcp", "algorithms": ["HS256"]},
+        "must be an http\\(s\\) URL": {"issuer": "idp.example.org", "audience": "https://kb/mcp"},
+        "unknown key": {"issuer": "https://idp.example.org", "audience": "https://kb/mcp", "client_secret": "x"},
+    }
+    for message, section in cases.items():
+        with pytest.raises(ConfigError, match=message):
+            load_config(write_config(tmp_path / "orgkb.toml", [], **{"server.auth": section}))
+    config = load_config(write_config(tmp_path / "orgkb.toml", [], **{"server.auth": {"issuer": "https://idp.example.org", "audience": "https://kb/mcp"}}))
+    assert config.server.auth.enabled and config.server.auth.algorithms == ["RS256", "ES256"]
+    assert not load_config(write_config(tmp_path / "orgkb.toml", [])).server.auth.enabled

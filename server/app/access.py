@@ -5,6 +5,11 @@ request guard authenticates each request and puts the token's `Access` in the re
 scope; every tool, resource, prompt, completion and notification then shows only those
 sources. A request that reaches the MCP app over HTTP without an `Access` sees nothing
 (fail closed).
+
+An `Access` may also carry the caller's `Principal`: then each document is shown only when its
+permissions (captured from the source at index time) allow one of the principal's names.
+Without a principal (the local user, a static token with no identity) documents are limited by
+source only, as before.
 """
 
 from __future__ import annotations
@@ -14,22 +19,45 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from orgkb.connectors.permissions import Permissions
+from orgkb.server.app.principal import Principal
 from orgkb.server.errors import NotFoundError
 
 ACCESS_SCOPE_KEY = "orgkb.access"
 
 
 class Access(BaseModel):
-    """A client's view: all sources (``sources is None``) or only some."""
+    """A client's view: all sources (``sources is None``) or only some; with a principal, only
+    the documents its permissions allow."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
     sources: frozenset[str] | None = None
+    principal: Principal | None = None
 
     def can_see(self, source: str) -> bool:
         """True when documents of ``source`` may be shown to this client."""
         return self.sources is None or source in self.sources
+
+    def allows(self, permissions: Permissions | Iterable[str] | None) -> bool:
+        """True when a document with these permissions (its allowed principal names) may be
+        shown. Checked after `can_see` of its source. No permissions recorded means nobody but
+        administrators (fail closed); a caller without a principal is limited by source only."""
+        if self.principal is None or self.principal.admin:
+            return True
+        if permissions is None:
+            return False
+        allowed = permissions.principals if isinstance(permissions, Permissions) else frozenset(permissions)
+        return not allowed.isdisjoint(self.principal.names)
+
+    @property
+    def principal_names(self) -> frozenset[str] | None:
+        """The principal names a search filters documents on; None when nothing is filtered
+        per document (no principal, or an administrator)."""
+        if self.principal is None or self.principal.admin:
+            return None
+        return self.principal.names
 
     def visible(self, names: Iterable[str]) -> list[str]:
         """The names this client may see, in the given order."""

@@ -28,6 +28,7 @@ from orgkb.connectors.identifiers import (
 )
 from orgkb.connectors.registry import connector_type
 from orgkb.server.app.access import FULL_ACCESS, Access
+from orgkb.server.app.principal import Principal
 from orgkb.server.app.databases import DescribedTable, QueryResult, SqlService, TableList
 from orgkb.server.app.results import FetchedDocument, IndexStatus, SourceInfo, SourceList, SourceStatus
 from orgkb.server.config import OrgkbConfig, SearchConfig, ServerConfig
@@ -65,6 +66,13 @@ class OrgkbService:
         self._databases = databases or SqlService(config)
         self._warm = threading.Event()
         self.warm_error: str | None = None
+        local = config.server.principal
+        # The local user (stdio, the CLI, loopback HTTP without tokens) is who the config says.
+        self._local_access = (
+            FULL_ACCESS
+            if local is None
+            else Access(name="local", principal=Principal(user=local.user, groups=frozenset(local.groups), admin=local.admin))
+        )
 
     @classmethod
     def from_config(cls, config: OrgkbConfig, *, live_sync: bool = False) -> OrgkbService:
@@ -133,12 +141,12 @@ class OrgkbService:
     # --- callers ------------------------------------------------------------------------------
 
     def for_caller(self, access: Access) -> CallerView:
-        """The service as ``access`` may use it."""
-        return CallerView(self, access)
+        """The service as ``access`` may use it (`FULL_ACCESS` stands for the local user)."""
+        return CallerView(self, self._local_access if access is FULL_ACCESS else access)
 
     def local(self) -> CallerView:
-        """The service for the local user (the CLI, stdio): every configured source."""
-        return CallerView(self, FULL_ACCESS)
+        """The service for the local user (the CLI, stdio): every source, as `[server] principal` allows."""
+        return CallerView(self, self._local_access)
 
 
 class CallerView:
@@ -167,8 +175,17 @@ class CallerView:
         source = source_of_uri(uri)
         return source is not None and self.may_see_source(source)
 
+    @property
+    def _principals(self) -> frozenset[str] | None:
+        """The principal names documents are checked against (None: whole sources, no per-document check)."""
+        return self.access.principal_names
+
     def _may_open(self, document: StoredDocument) -> bool:
-        return self.may_see_source(document.source)
+        if not self.may_see_source(document.source):
+            return False
+        if self._principals is None:
+            return True
+        return self.access.allows(self._service._index.catalog.permissions_of(document.doc_id))
 
     def _selected(self, requested: Iterable[str] | None) -> list[str] | None:
         """The sources a request works on (None: all, nothing hidden); unknown ones are an error."""
@@ -209,6 +226,7 @@ class CallerView:
                 modified_after=modified_after,
                 modified_before=modified_before,
                 metadata=metadata,
+                principals=self._principals,
             )
         except ValidationError as exc:
             error = exc.errors()[0]
@@ -269,7 +287,7 @@ class CallerView:
         """Documents this caller may see, in id order, after the document id ``after`` (paging)."""
         catalog = self._service._index.catalog
         sources = self.sources if self.access.limited else None
-        return catalog.list_documents(after=after, limit=limit, sources=sources)
+        return catalog.list_documents(after=after, limit=limit, sources=sources, principals=self._principals)
 
     # --- completions --------------------------------------------------------------------------
 
@@ -281,7 +299,9 @@ class CallerView:
         """Document keys of ``source`` starting with ``prefix``."""
         if not self.may_see_source(source):
             return []
-        documents = self._service._index.catalog.list_documents(sources=[source], prefix=doc_id(source, prefix), limit=limit)
+        documents = self._service._index.catalog.list_documents(
+            sources=[source], prefix=doc_id(source, prefix), limit=limit, principals=self._principals
+        )
         return [d.key for d in documents]
 
     def complete_document_uris(self, value: str, limit: int) -> list[str]:
@@ -291,17 +311,18 @@ class CallerView:
         prefix = doc_id_prefix_of_uri(value)
         if prefix is not None:
             # A percent-encoded key can sort differently from its uri: over-fetch, then keep matches.
-            documents = catalog.list_documents(sources=visible, limit=limit * 5, prefix=prefix)
+            documents = catalog.list_documents(sources=visible, limit=limit * 5, prefix=prefix, principals=self._principals)
             uris = [document_uri(d.source, d.key) for d in documents]
             return [uri for uri in uris if uri.startswith(value)][:limit]
-        return [document_uri(d.source, d.key) for d in catalog.list_documents(sources=visible, contains=value, limit=limit)]
+        found = catalog.list_documents(sources=visible, contains=value, limit=limit, principals=self._principals)
+        return [document_uri(d.source, d.key) for d in found]
 
     # --- sources and status -------------------------------------------------------------------
 
     def list_sources(self) -> SourceList:
         """Sources this caller may see, with document counts and sync state."""
         catalog = self._service._index.catalog
-        counts = catalog.counts()
+        counts = catalog.counts(self._principals)
         infos = []
         for source in self._service._config.sources:
             if not self.may_see_source(source.name):

@@ -34,6 +34,7 @@ from orgkb.server.index.chunking import chunk_document
 from orgkb.server.errors import OrgkbError
 from orgkb.server.search.filters import vector_metadata
 from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.index.permissions import effective_permissions, refresh_permissions
 from orgkb.server.store.seen_keys import SeenKeys
 from orgkb.server.index.writer_lock import exclusive_writer
 
@@ -267,7 +268,9 @@ class Indexer:
         reembed: bool,
     ) -> None:
         name = connector.config.name
-        if stored is not None and not reload and ref.version is not None and stored[0] == ref.version:
+        unchanged_version = stored is not None and not reload and ref.version is not None and stored[0] == ref.version
+        # A document indexed before permissions were captured is read once more to record them.
+        if unchanged_version and self.index.catalog.permissions_of(doc_id(name, ref.key)) is not None:
             batch.summary.unchanged += 1
             self.progress.advance(name, 1, ref.key)
             return
@@ -285,8 +288,10 @@ class Indexer:
             return
         if document.version is None:
             document = document.model_copy(update={"version": ref.version})
+        document = document.model_copy(update={"permissions": effective_permissions(document, connector.config)})
         if stored is not None and stored[1] == document.content_hash and not reembed:
             batch.summary.unchanged += 1
+            refresh_permissions(self.index, document)
             if stored[0] != document.version:
                 self.index.catalog.set_version(document.id, document.version)
             self.progress.advance(name, 1, ref.key)
@@ -374,7 +379,8 @@ class _Batch:
             vectors = index.embedder.embed_documents([c.embedding_text(d.title) for d, c in chunks])
             metadatas = [
                 vector_metadata(
-                    d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, d.metadata
+                    d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, d.metadata,
+                    d.permissions.principals if d.permissions else None,
                 )
                 for d, _ in chunks
             ]

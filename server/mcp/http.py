@@ -25,8 +25,10 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orgkb.server.app.access import ACCESS_SCOPE_KEY, FULL_ACCESS, Access
+from orgkb.server.app.principal import Principal
 from orgkb.server.config import HttpConfig, OrgkbConfig
 from orgkb.server.errors import ConfigError
+from orgkb.server.mcp.auth import OAuthGate
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,9 @@ def load_tokens(http: HttpConfig, environ: Mapping[str, str] | None = None) -> l
         if not value:
             raise ConfigError(f"server.http.tokens ({entry.name}): environment variable {entry.token_env} is not set")
         sources = frozenset(entry.sources) if entry.sources is not None else None
-        tokens.append(BearerToken(secret=SecretStr(value), access=Access(name=entry.name, sources=sources)))
+        principal = Principal(user=entry.user, groups=frozenset(entry.groups), admin=entry.admin) if entry.user else None
+        access = Access(name=entry.name, sources=sources, principal=principal)
+        tokens.append(BearerToken(secret=SecretStr(value), access=access))
     secrets = [t.secret.get_secret_value() for t in tokens]
     if len(set(secrets)) != len(secrets):
         raise ConfigError("server.http: two tokens have the same value; give each its own")
@@ -75,9 +79,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, tokens: list[BearerToken]) -> None:
-    """Refuse to listen beyond this machine without a token."""
-    if not is_loopback(host) and not tokens:
+def check_bind(host: str, tokens: list[BearerToken], oauth: bool = False) -> None:
+    """Refuse to listen beyond this machine without a token (static or OAuth)."""
+    if not is_loopback(host) and not tokens and not oauth:
         raise ConfigError(
             f"refusing to listen on {host} without a token: anyone who can reach it could read the index. "
             "Set ORGKB_HTTP_TOKEN (or [server.http] token_env / [[server.http.tokens]]), or bind 127.0.0.1"
@@ -97,16 +101,22 @@ class RequestGuard:
     """
 
     def __init__(
-        self, app: ASGIApp, tokens: list[BearerToken], allowed_origins: list[str], allowed_hosts: list[str] | None
+        self,
+        app: ASGIApp,
+        tokens: list[BearerToken],
+        allowed_origins: list[str],
+        allowed_hosts: list[str] | None,
+        oauth: OAuthGate | None = None,
     ) -> None:
         self.app = app
+        self.oauth = oauth
         self.tokens = [(hashlib.sha256(t.secret.get_secret_value().encode()).digest(), t.access) for t in tokens]
         self.allowed_origins = allowed_origins
         self.allowed_hosts = allowed_hosts
 
     def authenticate(self, header: str | None) -> Access | None:
         """The access of a valid ``Authorization`` header; None otherwise. Every token is compared."""
-        if not self.tokens:
+        if not self.tokens and self.oauth is None:
             return FULL_ACCESS
         scheme, _, given = (header or "").partition(" ")
         digest = hashlib.sha256(given.strip().encode()).digest()
@@ -120,10 +130,17 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.oauth is not None and scope["path"] in self.oauth.resource.paths:
+            await self.oauth.resource.serve_metadata(scope, receive, send)  # public, as RFC 9728 intends
+            return
         headers = Headers(scope=scope)
         access = self.authenticate(headers.get("authorization"))
+        user, problem = None, None
+        if access is None and self.oauth is not None:
+            access, user, problem = await self.oauth.authenticate(headers.get("authorization"))
         if access is None:
-            await _respond(send, 401, b"", [(b"www-authenticate", b'Bearer realm="orgkb"')])
+            challenge = self.oauth.resource.challenge(problem) if self.oauth else b'Bearer realm="orgkb"'
+            await _respond(send, 401, b"", [(b"www-authenticate", challenge)])
             return
         origin = headers.get("origin")
         if origin and not _allowed(origin, self.allowed_origins):
@@ -136,7 +153,9 @@ class RequestGuard:
             await _respond(send, 421, b"Host not allowed\n")
             return
         scope[ACCESS_SCOPE_KEY] = access
-        if self.tokens:
+        if user is not None:
+            scope["user"] = user
+        elif self.tokens:
             from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
             from mcp.server.auth.provider import AccessToken
 
@@ -165,7 +184,8 @@ def build_http_app(mcp_server: Any, config: OrgkbConfig, host: str, tokens: list
     allowed_hosts = http.allowed_hosts
     if allowed_hosts is None and is_loopback(host):
         allowed_hosts = LOOPBACK_HOSTS
-    return RequestGuard(app, tokens, http.allowed_origins, allowed_hosts)
+    oauth = OAuthGate(config.server.auth, config.server.name) if config.server.auth.enabled else None
+    return RequestGuard(app, tokens, http.allowed_origins, allowed_hosts, oauth)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -187,13 +207,15 @@ def run_http(mcp_server: Any, config: OrgkbConfig, host: str, port: int) -> None
     import uvicorn
 
     tokens = load_tokens(config.server.http)
-    check_bind(host, tokens)
+    check_bind(host, tokens, oauth=config.server.auth.enabled)
     app = build_http_app(mcp_server, config, host, tokens)
     sock = bind_socket(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     limited = [t.access.name for t in tokens if t.access.limited]
     auth = f"bearer token required ({len(tokens)} token(s){'; limited: ' + ', '.join(limited) if limited else ''})" if tokens else "no token (loopback only)"
+    if config.server.auth.enabled:
+        auth = f"OAuth bearer token from {config.server.auth.issuer} required" + (f" (or one of {len(tokens)} static token(s))" if tokens else "")
     print(f"orgkb: serving MCP at http://{shown}:{bound_port}{config.server.http.path} — {auth}", file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     server.run(sockets=[sock])

@@ -17,6 +17,8 @@ from orgkb.connectors.base import MetadataValue
 from orgkb.server.store.catalog import Catalog
 
 METADATA_PREFIX = "m_"
+# The vector metadata key listing who may read a chunk's document (a Chroma array metadata value).
+ACL_KEY = "acl"
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -34,6 +36,11 @@ class SearchFilters(BaseModel):
     modified_before: datetime | None = Field(default=None, description="Only documents modified before this time.")
     metadata: dict[str, MetadataValue] | None = Field(
         default=None, description="Only documents whose metadata has each of these key/value pairs."
+    )
+    principals: frozenset[str] | None = Field(
+        default=None,
+        description="Only documents one of these principals may read. Set by the server from the caller's "
+        "access (`Access.principal_names`), never taken from a request.",
     )
 
     @field_validator("metadata")
@@ -74,6 +81,8 @@ class SearchFilters(BaseModel):
             clauses.append({METADATA_PREFIX + key: {"$eq": value}})
         if prefix_ids is not None:
             clauses.append({"doc_id": {"$in": prefix_ids}})
+        if self.principals is not None:
+            clauses.append(_principals_where(self.principals))
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -100,14 +109,40 @@ class SearchFilters(BaseModel):
         if self.path_prefix:
             conditions.append("d.key >= ? AND d.key < ?")
             params.extend([self.path_prefix, self.path_prefix + "\U0010ffff"])
+        if self.principals is not None:
+            names = sorted(self.principals)
+            conditions.append(
+                f"EXISTS (SELECT 1 FROM document_access a WHERE a.doc_id = d.doc_id AND a.principal IN ({','.join('?' * len(names))}))"
+            )
+            params.extend(names)
         return (" AND ".join(conditions) or "1=1"), params
 
 
+def _principals_where(principals: frozenset[str]) -> dict[str, Any]:
+    """Chunks whose document any of ``principals`` may read (none: matches nothing)."""
+    names = sorted(principals) or [""]
+    clauses: list[dict[str, Any]] = [{ACL_KEY: {"$contains": name}} for name in names]
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
+def acl_metadata(principals: frozenset[str] | None) -> dict[str, Any]:
+    """The vector metadata recording who may read a document; Chroma refuses empty lists, so a
+    document for administrators only stores None (which also removes the key on update)."""
+    return {ACL_KEY: sorted(principals) if principals else None}
+
+
 def vector_metadata(
-    doc_id: str, source: str, file_type: str, modified: float | None, metadata: dict[str, MetadataValue]
+    doc_id: str,
+    source: str,
+    file_type: str,
+    modified: float | None,
+    metadata: dict[str, MetadataValue],
+    principals: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """The metadata stored with each vector: exactly what `SearchFilters.to_chroma` filters on."""
     out: dict[str, Any] = {"doc_id": doc_id, "source": source, "file_type": file_type}
+    if principals:
+        out[ACL_KEY] = sorted(principals)
     if modified is not None:
         out["modified"] = modified
     for key, value in metadata.items():

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orgkb.connectors.base import Failure
+from orgkb.connectors.permissions import Permissions
 from orgkb.server.store.schema import SCHEMA, SCHEMA_VERSION, migrate
 from orgkb.server.store.records import (
     DocumentWrite,
@@ -142,14 +143,19 @@ class Catalog:
         prefix: str | None = None,
         sources: Sequence[str] | None = None,
         contains: str | None = None,
+        principals: frozenset[str] | None = None,
     ) -> list[StoredDocument]:
         """Documents (without sections) ordered by id, after ``after`` (cursor pagination).
 
         ``sources`` limits them to those sources (empty: none); ``contains`` to keys or titles
-        containing that text, case-insensitively.
+        containing that text, case-insensitively; ``principals`` to documents one of them may read.
         """
         sql = f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE 1=1"
         params: list[object] = []
+        if principals is not None:
+            condition, values = readable_by(principals, "documents.doc_id")
+            sql += f" AND {condition}"
+            params.extend(values)
         wanted = [source] if source is not None else sources
         if wanted is not None:
             sql += f" AND source IN ({','.join('?' * len(wanted))})" if wanted else " AND 0"
@@ -168,9 +174,14 @@ class Catalog:
         params.append(limit)
         return [stored_document(row, False) for row in self.query(sql, params)]
 
-    def counts(self) -> dict[str, tuple[int, int]]:
-        """``source -> (documents, chunks)``."""
-        rows = self.query("SELECT source, COUNT(*) AS docs, COALESCE(SUM(chunk_count), 0) AS chunks FROM documents GROUP BY source")
+    def counts(self, principals: frozenset[str] | None = None) -> dict[str, tuple[int, int]]:
+        """``source -> (documents, chunks)``, of the documents one of ``principals`` may read (None: all)."""
+        condition, params = readable_by(principals, "documents.doc_id") if principals is not None else ("1=1", [])
+        rows = self.query(
+            "SELECT source, COUNT(*) AS docs, COALESCE(SUM(chunk_count), 0) AS chunks FROM documents"
+            f" WHERE {condition} GROUP BY source",
+            params,
+        )
         return {row["source"]: (row["docs"], row["chunks"]) for row in rows}
 
     def write_documents(self, writes: list[DocumentWrite], deletes: list[str]) -> list[str]:
@@ -186,6 +197,7 @@ class Catalog:
                 stale.extend(self._remove(tx, doc_id))
             for write in writes:
                 self._insert(tx, write, now)
+            self._write_permissions(tx, [(w.document.id, w.document.permissions) for w in writes if w.document.permissions])
             new_ids = [c.id for w in writes for c in w.chunks]
             tx.executemany("DELETE FROM pending_vectors WHERE chunk_id = ?", [(i,) for i in new_ids])
             # A chunk id can survive a rewrite when content is unchanged but metadata moved; keep those.
@@ -200,6 +212,7 @@ class Catalog:
         tx.execute("DELETE FROM documents_fts WHERE rowid = (SELECT rowid FROM documents WHERE doc_id = ?)", (doc_id,))
         tx.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         tx.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        self._write_permissions(tx, [(doc_id, None)])
         return [r["chunk_id"] for r in rows]
 
     def _insert(self, tx: sqlite3.Connection, write: DocumentWrite, now: float) -> None:
@@ -365,8 +378,51 @@ class Catalog:
     def clear(self) -> None:
         """Drop every document, chunk and sync state (a full re-index with a new model)."""
         with self.transaction() as tx:
-            for table in ("documents", "documents_fts", "chunks", "chunks_fts", "sources", "failures", "pending_vectors"):
+            for table in ("documents", "documents_fts", "chunks", "chunks_fts", "sources", "failures", "pending_vectors", *PERMISSION_TABLES):
                 tx.execute(f"DELETE FROM {table}")
+
+
+    # --- permissions --------------------------------------------------------------------
+
+    def permissions_of(self, doc_id: str) -> Permissions | None:
+        """Who may read the document, as recorded at its last sync (None: not recorded)."""
+        rows = self.query("SELECT rule FROM document_permissions WHERE doc_id = ?", (doc_id,))
+        if not rows:
+            return None
+        names = self.query("SELECT principal FROM document_access WHERE doc_id = ?", (doc_id,))
+        return Permissions(principals=frozenset(r["principal"] for r in names), rule=rows[0]["rule"])
+
+    def set_permissions(self, items: list[tuple[str, Permissions]]) -> None:
+        """Record new permissions of indexed documents (their content and vectors stay)."""
+        with self.transaction() as tx:
+            self._write_permissions(tx, list(items))
+
+    def _write_permissions(self, tx: sqlite3.Connection, items: list[tuple[str, Permissions | None]]) -> None:
+        """Replace the permissions of each document; None removes them."""
+        for doc_id, permissions in items:
+            tx.execute("DELETE FROM document_access WHERE doc_id = ?", (doc_id,))
+            tx.execute("DELETE FROM document_permissions WHERE doc_id = ?", (doc_id,))
+            if permissions is None:
+                continue
+            tx.execute("INSERT INTO document_permissions(doc_id, rule) VALUES (?,?)", (doc_id, permissions.rule))
+            tx.executemany(
+                "INSERT INTO document_access(doc_id, principal) VALUES (?,?)", [(doc_id, p) for p in sorted(permissions.principals)]
+            )
+
+
+PERMISSION_TABLES = ("document_permissions", "document_access")
+
+
+def readable_by(principals: frozenset[str], doc_id_column: str) -> tuple[str, list[object]]:
+    """A SQL condition: the document in ``doc_id_column`` is readable by one of ``principals``."""
+    names = sorted(principals)
+    if not names:
+        return "0", []
+    marks = ",".join("?" * len(names))
+    return (
+        f"EXISTS (SELECT 1 FROM document_access a WHERE a.doc_id = {doc_id_column} AND a.principal IN ({marks}))",
+        list(names),
+    )
 
 
 _DOCUMENT_COLUMNS = (  # all but the large sections, for listings

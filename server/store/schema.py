@@ -73,6 +73,17 @@ CREATE TABLE IF NOT EXISTS failures (
     PRIMARY KEY (source, key)
 );
 CREATE TABLE IF NOT EXISTS pending_vectors (chunk_id TEXT PRIMARY KEY);
+-- Who may read each document (captured at the source; see connectors/permissions.py): one row
+-- per allowed principal ("user:x", "group:y", "*"). A document with a `document_permissions` row
+-- and no `document_access` rows is for administrators only; one without either predates
+-- permission capture and is treated the same until its next sync records them.
+CREATE TABLE IF NOT EXISTS document_permissions (doc_id TEXT PRIMARY KEY, rule TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS document_access (
+    doc_id TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    PRIMARY KEY (doc_id, principal)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS document_access_principal ON document_access(principal, doc_id);
 """
 
 

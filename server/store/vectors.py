@@ -120,6 +120,12 @@ class ChromaStore:
                 ids=list(ids[start:end]), embeddings=[list(v) for v in vectors[start:end]], metadatas=list(metadatas[start:end])
             )
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        """Change some metadata keys of existing vectors (a None value removes the key); vectors stay."""
+        limit = self._max_batch()
+        for start in range(0, len(ids), limit):
+            self.collection.update(ids=list(ids[start : start + limit]), metadatas=list(metadatas[start : start + limit]))
+
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by id (unknown ids are ignored)."""
         limit = self._max_batch()

@@ -1,0 +1,164 @@
+"""Per-document permissions of local files: captured from POSIX owner, group, mode and ACLs of
+real system users and groups, enforced inside both indexes before the top-k cut, and kept
+current on the next sync without embedding anything again.
+
+A hashing embedder keeps indexing fast: this is about plumbing, not meaning (the real stack
+over HTTP is in tests/test_oidc_auth.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orgkb.connectors.permissions import Permissions
+from orgkb.server.app.access import Access
+from orgkb.server.app.principal import Principal
+from orgkb.server.embedding.embedder import HashingEmbedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.search.filters import SearchFilters
+from orgkb.server.search.searcher import Searcher
+from tests.conftest import IndexFactory
+
+MODES = ["hybrid", "semantic", "keyword"]
+USERS = {"orgkbtalice": "orgkbtfin", "orgkbtbob": "orgkbteng"}
+ALICE = Access(name="alice", principal=Principal(user="orgkbtalice", groups=frozenset({"orgkbtfin"})))
+BOB = Access(name="bob", principal=Principal(user="orgkbtbob", groups=frozenset({"orgkbteng"})))
+CAROL = Access(name="carol", principal=Principal(user="orgkbtcarol", groups=frozenset({"orgkbtfin"})))
+DAVE = Access(name="dave", principal=Principal(user="orgkbtdave", groups=frozenset({"orgkbteng"})))
+
+
+@pytest.fixture(scope="session")
+def system_accounts() -> Iterator[dict[str, str]]:
+    """Real users and groups on this machine (removed again afterwards)."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("creating system users and groups needs root and useradd")
+    made_users, made_groups = [], []
+    try:
+        for user, group in USERS.items():
+            if subprocess.run(["getent", "group", group], capture_output=True).returncode != 0:
+                subprocess.run(["groupadd", "--system", group], check=True, capture_output=True)
+                made_groups.append(group)
+            if subprocess.run(["id", user], capture_output=True).returncode != 0:
+                subprocess.run(
+                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-g", group, user],
+                    check=True, capture_output=True,
+                )
+                made_users.append(user)
+        yield USERS
+    finally:
+        for user in made_users:
+            subprocess.run(["userdel", user], capture_output=True)
+        for group in made_groups:
+            subprocess.run(["groupdel", group], capture_output=True)
+
+
+def _write(path: Path, text: str, owner: str, group: str, mode: int) -> None:
+    path.write_text(text)
+    shutil.chown(path, owner, group)
+    path.chmod(mode)
+
+
+def _hits(index: KnowledgeIndex, access: Access, query: str, mode: str, limit: int = 50) -> list[str]:
+    filters = SearchFilters(principals=access.principal_names)
+    response = Searcher(index).search(query, limit=limit, mode=mode, filters=filters, max_chunks_per_document=1)  # type: ignore[arg-type]
+    return [h.doc_id for h in response.hits]
+
+
+@pytest.fixture
+def tree(tmp_path: Path, system_accounts: dict[str, str]) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs / "budget.md", "# Budget\n\nThe finance budget for travel is 12,000 EUR.\n", "orgkbtalice", "orgkbtfin", 0o640)
+    _write(docs / "roadmap.md", "# Roadmap\n\nThe engineering budget buys build servers.\n", "orgkbtbob", "orgkbteng", 0o640)
+    _write(docs / "canteen.md", "# Canteen\n\nThe canteen budget covers fruit on Mondays.\n", "orgkbtbob", "orgkbteng", 0o644)
+    _write(docs / "diary.md", "# Diary\n\nMy own budget notes.\n", "orgkbtalice", "orgkbtfin", 0o600)
+    return docs
+
+
+def test_posix_permissions_decide_who_finds_a_file(tree: Path, make_index: IndexFactory) -> None:
+    index = make_index([{"name": "share", "type": "files", "paths": [str(tree)]}], embedder=HashingEmbedder())
+    Indexer(index).run()
+    recorded = index.catalog.permissions_of("share:budget.md")
+    assert recorded == Permissions(
+        principals=frozenset({"user:orgkbtalice", "group:orgkbtfin"}), rule="posix mode 0640, owner orgkbtalice, group orgkbtfin"
+    )
+    expected = {
+        ALICE: {"share:budget.md", "share:canteen.md", "share:diary.md"},
+        BOB: {"share:roadmap.md", "share:canteen.md"},
+        CAROL: {"share:budget.md", "share:canteen.md"},  # another finance member: not alice's 0600 diary
+    }
+    for access, visible in expected.items():
+        for mode in MODES:
+            assert set(_hits(index, access, "budget", mode)) == visible, (access.name, mode)
+        assert all(access.allows(index.catalog.permissions_of(f"share:{p.name}")) == (f"share:{p.name}" in visible) for p in tree.iterdir())
+    admin = Access(name="admin", principal=Principal(user="root", admin=True))
+    assert len(_hits(index, admin, "budget", "keyword")) == 4 and admin.principal_names is None
+
+
+def test_a_permission_change_reaches_the_index_without_embedding(tree: Path, make_index: IndexFactory) -> None:
+    embedder = HashingEmbedder()
+    index = make_index([{"name": "share", "type": "files", "paths": [str(tree)]}], embedder=embedder)
+    Indexer(index).run()
+    assert "share:roadmap.md" not in _hits(index, ALICE, "budget", "semantic")
+    shutil.chown(tree / "roadmap.md", group="orgkbtfin")  # chgrp
+    (tree / "budget.md").chmod(0o600)  # finance loses it; alice keeps it as its owner
+    summary = Indexer(index).run()
+    assert summary.total("chunks_embedded") == 0 and summary.total("updated") == 0
+    for mode in MODES:
+        assert "share:roadmap.md" in _hits(index, ALICE, "budget", mode), mode
+        assert "share:roadmap.md" not in _hits(index, DAVE, "budget", mode), mode  # engineering lost it
+        assert "share:roadmap.md" in _hits(index, BOB, "budget", mode), mode  # its owner did not
+        assert "share:budget.md" not in _hits(index, CAROL, "budget", mode), mode
+        assert "share:budget.md" in _hits(index, ALICE, "budget", mode), mode
+    assert Indexer(index).run().total("unchanged") == 4  # and nothing moves on a sync after that
+
+
+def test_a_filtered_search_still_fills_its_limit(tmp_path: Path, system_accounts: dict[str, str], make_index: IndexFactory) -> None:
+    docs = tmp_path / "many"
+    docs.mkdir()
+    # Sixty engineering files match the query better than anything finance may read, so a
+    # filter applied after the candidate cut (candidates = 10) would leave finance with nothing.
+    for n in range(60):
+        _write(docs / f"eng-{n:02d}.md", f"# Travel budget {n}\n\nTravel budget travel budget travel budget {n}.\n", "orgkbtbob", "orgkbteng", 0o640)
+    for n in range(6):
+        _write(docs / f"fin-{n}.md", f"# Ledger {n}\n\nA ledger line about the travel budget, number {n}.\n", "orgkbtalice", "orgkbtfin", 0o640)
+    index = make_index([{"name": "share", "type": "files", "paths": [str(docs)]}], embedder=HashingEmbedder(), search={"candidates": 10})
+    Indexer(index).run()
+    for mode in MODES:
+        found = _hits(index, ALICE, "travel budget", mode, limit=5)
+        assert len(found) == 5 and all(d.startswith("share:fin-") for d in found), (mode, found)
+
+
+def test_posix_acls_add_named_readers(tree: Path, make_index: IndexFactory) -> None:
+    import grp
+
+    path = tree / "roadmap.md"  # 0640 orgkbtbob:orgkbteng
+    fin = grp.getgrnam("orgkbtfin").gr_gid
+    # user::rw- group::r-- group:orgkbtfin:r-- mask::r-- other::--- in Linux's xattr format.
+    entries = [(0x01, 6, 0xFFFFFFFF), (0x04, 4, 0xFFFFFFFF), (0x08, 4, fin), (0x10, 4, 0xFFFFFFFF), (0x20, 0, 0xFFFFFFFF)]
+    try:
+        os.setxattr(path, "system.posix_acl_access", struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries))
+    except OSError as exc:
+        pytest.skip(f"this filesystem keeps no POSIX ACLs: {exc}")
+    index = make_index([{"name": "share", "type": "files", "paths": [str(tree)]}], embedder=HashingEmbedder())
+    Indexer(index).run()
+    recorded = index.catalog.permissions_of("share:roadmap.md")
+    assert recorded is not None and recorded.principals == {"user:orgkbtbob", "group:orgkbteng", "group:orgkbtfin"}
+    assert "share:roadmap.md" in _hits(index, CAROL, "budget", "keyword")
+
+
+def test_a_source_allow_list_replaces_what_the_files_say(tree: Path, make_index: IndexFactory) -> None:
+    index = make_index(
+        [{"name": "share", "type": "files", "paths": [str(tree)], "allow": ["group:orgkbteng"]}], embedder=HashingEmbedder()
+    )
+    Indexer(index).run()
+    assert set(_hits(index, BOB, "budget", "hybrid")) == {f"share:{p.name}" for p in tree.iterdir()}
+    assert _hits(index, ALICE, "budget", "hybrid") == []
