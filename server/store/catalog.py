@@ -348,18 +348,21 @@ class Catalog:
             if failures is not None:
                 tx.execute("DELETE FROM failures WHERE source = ?", (name,))
                 tx.executemany(
-                    "INSERT OR REPLACE INTO failures(source, key, message, at) VALUES (?,?,?,?)",
-                    [(name, f.key, f.message, now) for f in failures],
+                    "INSERT OR REPLACE INTO failures(source, key, message, at, skipped, scope) VALUES (?,?,?,?,?,?)",
+                    [(name, f.key, f.message, now, int(f.skipped), f.scope) for f in failures],
                 )
 
     def failures(self, source: str | None = None) -> list[Failure]:
         """Items that could not be read in the latest sync of each source."""
-        sql = "SELECT source, key, message FROM failures"
+        sql = "SELECT source, key, message, skipped, scope FROM failures"
         params: tuple[object, ...] = ()
         if source is not None:
             sql += " WHERE source = ?"
             params = (source,)
-        return [Failure(source=r["source"], key=r["key"], message=r["message"]) for r in self.query(sql + " ORDER BY source, key", params)]
+        return [
+            Failure(source=r["source"], key=r["key"], message=r["message"], skipped=bool(r["skipped"]), scope=r["scope"])
+            for r in self.query(sql + " ORDER BY source, key", params)
+        ]
 
     def forget_source(self, name: str) -> list[str]:
         """Remove a source's documents and state (it left the config); returns stale vector ids."""

@@ -3,6 +3,8 @@ without embedding anything again.
 
 Version 2 added document-level BM25 (``documents_fts``): it is filled from the documents the
 catalog already holds, so an existing index keeps working after an upgrade.
+Version 3 keeps what a failure is: deliberately skipped or failed, one document or a folder
+(``failures.skipped`` and ``failures.scope``); the next sync of each source refreshes them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from orgkb.server.errors import OrgkbError
 if TYPE_CHECKING:
     from orgkb.server.store.catalog import Catalog
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -70,6 +72,8 @@ CREATE TABLE IF NOT EXISTS failures (
     key TEXT NOT NULL,
     message TEXT NOT NULL,
     at REAL NOT NULL,
+    skipped INTEGER NOT NULL DEFAULT 0,
+    scope TEXT NOT NULL DEFAULT 'document',
     PRIMARY KEY (source, key)
 );
 CREATE TABLE IF NOT EXISTS pending_vectors (chunk_id TEXT PRIMARY KEY);
@@ -105,6 +109,13 @@ def migrate(catalog: Catalog, current: int) -> None:
                     "INSERT INTO documents_fts(rowid, title, body) VALUES (?,?,?)",
                     (row["rowid"], document.title, document.text),
                 )
+    if stored < 3:
+        with catalog.transaction() as tx:
+            columns = {row["name"] for row in tx.execute("PRAGMA table_info(failures)").fetchall()}
+            if "skipped" not in columns:
+                tx.execute("ALTER TABLE failures ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0")
+            if "scope" not in columns:
+                tx.execute("ALTER TABLE failures ADD COLUMN scope TEXT NOT NULL DEFAULT 'document'")
     if stored != current:
         with catalog.transaction() as tx:
             tx.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(current),))
