@@ -37,7 +37,7 @@ class Subcommand:
 COMMANDS: dict[str, Subcommand] = {}
 
 # Modules whose import registers subcommands; a new command family adds its module here.
-COMMAND_MODULES = ["orgkb.server.cli.commands", "orgkb.server.cli.eval"]
+COMMAND_MODULES = ["orgkb.server.cli.commands", "orgkb.server.cli.eval", "orgkb.server.cli.verify"]
 
 
 def command(name: str, help: str, configure: Configure | None = None) -> Callable[[Command], Command]:
