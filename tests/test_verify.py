@@ -206,18 +206,25 @@ def test_model_mismatch_is_reported_and_not_repaired(index: KnowledgeIndex) -> N
 
 def test_sources_show_added_changed_and_removed_documents(index: KnowledgeIndex, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
+    (docs / "rota.json").write_text('{"monday": "Ana", "tuesday": "Bo"}', encoding="utf-8")
+    Indexer(index).run()
+    assert run_verify(index, sources=True).findings == []
     (docs / "new.md").write_text("# New\n\nA page nobody indexed yet.\n", encoding="utf-8")
     (docs / "vpn.md").write_text("# VPN\n\nUse the new client from now on.\n", encoding="utf-8")
     (docs / "canteen.txt").unlink()
+    (docs / "rota.json").write_text('{"monday": "Ana", ', encoding="utf-8")
 
     assert run_verify(index).consistent, "the index itself is still consistent"
     report = run_verify(index, sources=True)
-    assert _kinds(report) == {
+    unreadable = report.items("source_unreadable")
+    assert len(unreadable) == 1 and unreadable[0].startswith("handbook:rota.json: invalid JSON")
+    assert {k: v for k, v in _kinds(report).items() if k != "source_unreadable"} == {
         "source_unindexed": ["handbook:new.md"],
         "source_changed": ["handbook:vpn.md"],
         "source_removed": ["handbook:canteen.txt"],
     }
     assert not report.consistent
+    (docs / "rota.json").write_text('{"monday": "Ana", "tuesday": "Bo"}', encoding="utf-8")
 
     Indexer(index).run()
     assert run_verify(index, sources=True).consistent

@@ -44,7 +44,7 @@ def run_verify(
     if sources:
         report.findings.extend(check_sources(index, source_names))
         report.sources_checked = True
-        if any(f.kind.startswith("source_") for f in report.findings):
+        if any(f.is_problem and f.kind.startswith("source_") for f in report.findings):
             report.notes.append("run `orgkb index` (or the server's reindex tool) to bring the index up to date")
     return report
 

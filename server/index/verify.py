@@ -10,9 +10,10 @@ right after a crash:
 - each document's ``chunk_count`` is the number of its chunks, one per position.
 
 A violation of any of these is a *problem*. Vectors awaiting cleanup are not: they are what an
-interrupted run is allowed to leave, and are reported apart (``pending``). Optionally the
+interrupted run is allowed to leave, and are reported apart (``pending_*``). Optionally the
 index is also compared with the sources themselves (``--sources``), which finds what a sync has
-not picked up yet; that reads every document and is reported as problems too.
+not picked up yet; that reads every document, and what it finds are problems too (documents
+that cannot be read now are only noted).
 
 Lists hold what is wrong, never the whole index: catalog and vector ids are read in pages.
 """
@@ -24,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry, DocumentError, Failure, SourceConfig
+from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Failure, SourceConfig
 from orgkb.connectors.identifiers import doc_id
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.store.seen_keys import SeenKeys
@@ -46,6 +47,7 @@ Kind = Literal[
     "source_unindexed",
     "source_removed",
     "source_changed",
+    "source_unreadable",
     "pending_cleanup",
     "pending_current",
 ]
@@ -68,11 +70,12 @@ DESCRIPTIONS: dict[str, tuple[str, str | None]] = {
     "source_unindexed": ("documents a source lists that are not indexed", None),
     "source_removed": ("indexed documents their source no longer lists", None),
     "source_changed": ("indexed documents whose content changed in the source", None),
+    "source_unreadable": ("indexed documents that could not be read now to compare (a sync keeps their indexed version)", None),
     "pending_cleanup": ("vector ids an interrupted run left for cleanup (the next index run deletes them)", "deleted"),
     "pending_current": ("pending records of current chunks (an interrupted rewrite of the same content)", "re-embedded, record cleared"),
 }
-NOT_PROBLEMS = frozenset({"pending_cleanup", "pending_current"})
-SOURCE_KINDS = frozenset({"source_error", "source_unindexed", "source_removed", "source_changed"})
+NOT_PROBLEMS = frozenset({"pending_cleanup", "pending_current", "source_unreadable"})
+SOURCE_KINDS = frozenset({"source_error", "source_unindexed", "source_removed", "source_changed", "source_unreadable"})
 EXAMPLES = 10
 
 
@@ -170,7 +173,7 @@ def check_index(index: KnowledgeIndex, *, recheck: bool = False) -> VerifyReport
         if collection is not None:
             orphans, disagreeing = _check_vectors(index, report)
             found["orphan_vector"], found["vector_metadata"] = orphans, disagreeing
-    if recheck:
+    if recheck and collection is not None:
         found["missing_vector"] = _still_missing(index, found["missing_vector"])
         found["orphan_vector"] = _still_orphans(index, found.get("orphan_vector", []))
     report.findings = [Finding(kind=kind, items=items) for kind, items in found.items() if items]  # type: ignore[arg-type]
@@ -249,8 +252,11 @@ def _compare_source(index: KnowledgeIndex, source: SourceConfig, found: dict[str
                 continue
             try:
                 document = item.document if item.document is not None else connector.load(item)
-            except DocumentError:
-                continue  # unreadable now: the indexed version is kept, as a sync would
+            except ConnectorError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one unreadable document never stops the check
+                found["source_unreadable"].append(f"{document_id}: {exc}")
+                continue
             if document.content_hash != stored[1]:
                 found["source_changed"].append(document_id)
         for keys in seen.unseen(source.name):
