@@ -103,11 +103,14 @@ def break_chunk_count(index: KnowledgeIndex) -> tuple[str, list[str]]:
 
 
 def duplicate_chunk(index: KnowledgeIndex) -> tuple[str, list[str]]:
-    """A second chunk at the same position, written everywhere else as a real chunk would be."""
+    """A second chunk at the same position, written everywhere else as a real chunk would be.
+
+    It is stored before the original (rowid 0): which one stays must not depend on that.
+    """
     _, cid, doc = _chunk(index)
     copy = cid + "-copy"
-    _sql(index, "INSERT INTO chunks(chunk_id, doc_id, ordinal, text, heading_path, line_start, line_end, page, anchor)"
-                " SELECT ?, doc_id, ordinal, text, heading_path, line_start, line_end, page, anchor FROM chunks WHERE chunk_id = ?",
+    _sql(index, "INSERT INTO chunks(rowid, chunk_id, doc_id, ordinal, text, heading_path, line_start, line_end, page, anchor)"
+                " SELECT 0, ?, doc_id, ordinal, text, heading_path, line_start, line_end, page, anchor FROM chunks WHERE chunk_id = ?",
          (copy, cid))
     _sql(index, "INSERT INTO chunks_fts(rowid, title, heading, body) SELECT c.rowid, f.title, f.heading, f.body"
                 " FROM chunks c, chunks_fts f, chunks o WHERE c.chunk_id = ? AND o.chunk_id = ? AND f.rowid = o.rowid",

@@ -8,15 +8,10 @@ from the catalog's text with the configured model. The caller holds the writer l
 
 from __future__ import annotations
 
-import logging
-
-from orgkb.connectors.identifiers import chunk_id
 from orgkb.server.index.chunking import Chunk
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.verify import VerifyReport
 from orgkb.server.search.filters import vector_metadata
-
-log = logging.getLogger(__name__)
 
 EMBED_BATCH = 256
 
@@ -28,7 +23,7 @@ def repair_index(index: KnowledgeIndex, report: VerifyReport) -> list[str]:
     done: list[str] = []
     has_collection = store.open_existing() is not None
 
-    removed = report.items("chunk_without_document") + _extra_duplicates(index, report)
+    removed = report.items("chunk_without_document") + report.items("duplicate_chunk")
     if removed:
         catalog.remove_chunks(removed)
         if has_collection:
@@ -73,21 +68,6 @@ def repair_index(index: KnowledgeIndex, report: VerifyReport) -> list[str]:
             catalog.clear_pending(report.items("pending_current"))
             done.append(f"re-embedded {count} chunks with {index.embedder.model_id}")
     return done
-
-
-def _extra_duplicates(index: KnowledgeIndex, report: VerifyReport) -> list[str]:
-    """Of each position held twice, every chunk but the one of the document's current content
-    (the first stored, when none is)."""
-    if not report.items("duplicate_chunk"):
-        return []
-    catalog = index.catalog
-    extra: list[str] = []
-    for document_id, ordinal, ids in catalog.duplicate_chunks():
-        state = catalog.document_state(document_id)
-        expected = chunk_id(document_id, state[1], ordinal) if state else None
-        keep = expected if expected in ids else ids[0]
-        extra.extend(i for i in ids if i != keep)
-    return extra
 
 
 def _embed_again(index: KnowledgeIndex, chunk_ids: list[str]) -> int:

@@ -26,8 +26,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, computed_field
 
 from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Failure, SourceConfig
-from orgkb.connectors.identifiers import doc_id
+from orgkb.connectors.identifiers import chunk_id, doc_id
 from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.store.catalog import Catalog
 from orgkb.server.store.seen_keys import SeenKeys
 
 Kind = Literal[
@@ -127,7 +128,7 @@ class VerifyReport(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def consistent(self) -> bool:
-        """True when nothing but vectors awaiting cleanup was found."""
+        """True when nothing but vectors awaiting cleanup (or unreadable source documents) was found."""
         return not self.problems
 
     @property
@@ -154,7 +155,7 @@ def check_index(index: KnowledgeIndex, *, recheck: bool = False) -> VerifyReport
         if stored_model and vector_model and stored_model != vector_model:
             found["model_mismatch"] = [f"vectors: {vector_model}, catalog: {stored_model}"]
         found["chunk_without_document"] = catalog.chunks_without_document()
-        found["duplicate_chunk"] = [cid for _, _, ids in catalog.duplicate_chunks() for cid in ids[1:]]
+        found["duplicate_chunk"] = _extra_duplicates(catalog)
         found["chunk_count"] = [d for d, _, _ in catalog.chunk_count_mismatches()]
         found["chunk_fts_missing"] = catalog.chunks_missing_fts()
         found["chunk_fts_stale"] = catalog.stale_chunk_fts()
@@ -178,6 +179,18 @@ def check_index(index: KnowledgeIndex, *, recheck: bool = False) -> VerifyReport
         found["orphan_vector"] = _still_orphans(index, found.get("orphan_vector", []))
     report.findings = [Finding(kind=kind, items=items) for kind, items in found.items() if items]  # type: ignore[arg-type]
     return report
+
+
+def _extra_duplicates(catalog: Catalog) -> list[str]:
+    """Of each document position held twice, every chunk but the one of the document's current
+    content (the first stored, when none is): what `--repair` removes."""
+    extra: list[str] = []
+    for document_id, ordinal, ids in catalog.duplicate_chunks():
+        state = catalog.document_state(document_id)
+        expected = chunk_id(document_id, state[1], ordinal) if state else None
+        keep = expected if expected in ids else ids[0]
+        extra.extend(i for i in ids if i != keep)
+    return extra
 
 
 def _check_vectors(index: KnowledgeIndex, report: VerifyReport) -> tuple[list[str], list[str]]:

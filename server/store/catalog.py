@@ -374,13 +374,12 @@ class Catalog:
 
     def chunk_id_pages(self, size: int = 1000) -> Iterator[list[str]]:
         """Every chunk id, ``size`` at a time in rowid order, so memory stays bounded."""
-        last = -1
-        while True:
-            rows = self.query("SELECT rowid, chunk_id FROM chunks WHERE rowid > ? ORDER BY rowid LIMIT ?", (last, size))
-            if not rows:
-                return
+        rows = self.query("SELECT rowid, chunk_id FROM chunks ORDER BY rowid LIMIT ?", (size,))
+        while rows:
             yield [row["chunk_id"] for row in rows]
-            last = rows[-1]["rowid"]
+            rows = self.query(
+                "SELECT rowid, chunk_id FROM chunks WHERE rowid > ? ORDER BY rowid LIMIT ?", (rows[-1]["rowid"], size)
+            )
 
     def chunk_owners(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """``chunk_id -> (doc_id, source)`` for the ids that are catalog chunks (source None
