@@ -307,6 +307,4 @@ def test_cli_with_the_real_model_reports_and_re_embeds_a_missing_vector(tmp_path
     assert similarity > 0.999
     assert after["metadatas"] == before["metadatas"]
 
-    hits = json.loads(orgkb("search", "who approves expenses over the limit", "--mode", "semantic", "--json").stdout)["hits"]
-    assert "department head" in hits[0]["text"]
     assert orgkb("verify", "--sources").returncode == 0
