@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # The command modules register their subcommands when imported.
-from orgkb.server.cli import commands, eval as evaluation  # noqa: F401
+from orgkb.server.cli import commands, eval as evaluation, verify  # noqa: F401
 from orgkb.server.cli.registry import COMMANDS
 from orgkb.server.config import load_config
 from orgkb.server.errors import OrgkbError

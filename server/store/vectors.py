@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +151,43 @@ class ChromaStore:
     def count(self) -> int:
         """Vectors in the collection."""
         return int(self.collection.count())
+
+    # --- verification ---------------------------------------------------------------------
+
+    def open_existing(self) -> dict[str, Any] | None:
+        """Open the configured collection as it is, without a model (for `orgkb verify`).
+
+        Returns the collection's metadata (``embedding_model``, ``dimension``), or None when
+        there is no collection yet.
+        """
+        client = self._connect()
+        existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        if self._config.collection not in existing:
+            return None
+        self._collection = client.get_collection(self._config.collection, embedding_function=None)
+        return dict(self._collection.metadata or {})
+
+    def metadata_pages(self, size: int = 2000) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        """Every ``(id, metadata)`` in the collection, ``size`` at a time (memory stays bounded).
+
+        Offsets shift when the collection changes meanwhile: read while nothing writes it.
+        """
+        offset = 0
+        while True:
+            page = self.collection.get(limit=size, offset=offset, include=["metadatas"])
+            ids = page["ids"]
+            if not ids:
+                return
+            yield list(zip(ids, [m or {} for m in page["metadatas"]], strict=True))
+            offset += len(ids)
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """The ids among ``ids`` that have a vector."""
+        found: set[str] = set()
+        limit = self._max_batch()
+        for start in range(0, len(ids), limit):
+            found.update(self.collection.get(ids=list(ids[start : start + limit]), include=[])["ids"])
+        return found
 
     def _max_batch(self) -> int:
         getter = getattr(self._client, "get_max_batch_size", None)
