@@ -25,7 +25,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Failure, SourceConfig
+from orgkb.connectors.base import Connector, ConnectorError, Failure, SourceConfig
+from orgkb.connectors.registry import open_connector
 from orgkb.connectors.identifiers import chunk_id, doc_id
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.store.catalog import Catalog
@@ -244,8 +245,12 @@ def check_sources(index: KnowledgeIndex, names: Sequence[str] | None = None) -> 
 
 
 def _compare_source(index: KnowledgeIndex, source: SourceConfig, found: dict[str, list[str]]) -> None:
+    with open_connector(source) as connector:
+        _compare_listing(index, connector, source, found)
+
+
+def _compare_listing(index: KnowledgeIndex, connector: Connector, source: SourceConfig, found: dict[str, list[str]]) -> None:
     catalog = index.catalog
-    connector = ConnectorRegistry.build(source)
     # Documents that failed to read are known (`orgkb status` lists them), not unindexed.
     known_failures = {f.key for f in catalog.failures(source.name)}
     unlisted_folders: list[str] = []
@@ -254,7 +259,7 @@ def _compare_source(index: KnowledgeIndex, source: SourceConfig, found: dict[str
         for item in connector.list_documents():
             seen.add(item.key)
             if isinstance(item, Failure):
-                if item.key.endswith("/") or item.key == "":
+                if item.scope == "folder":
                     unlisted_folders.append(item.key)  # its documents cannot be told gone
                 continue
             document_id = doc_id(source.name, item.key)
