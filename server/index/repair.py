@@ -86,7 +86,14 @@ def _embed_again(index: KnowledgeIndex, chunk_ids: list[str]) -> int:
             Chunk(id=c.chunk_id, doc_id=c.doc_id, ordinal=c.ordinal, text=c.text, heading_path=c.heading_path).embedding_text(c.title)
             for c, _ in pairs
         ]
-        metadatas = [vector_metadata(c.doc_id, c.source, d.file_type, d.modified, d.metadata) for c, d in pairs]
+        permissions = {doc: catalog.permissions_of(doc) for doc in documents}
+        metadatas = [
+            vector_metadata(
+                c.doc_id, c.source, d.file_type, d.modified, d.metadata,
+                permissions[c.doc_id].principals if permissions[c.doc_id] else None,
+            )
+            for c, d in pairs
+        ]
         index.store.upsert([c.chunk_id for c, _ in pairs], index.embedder.embed_documents(texts), metadatas)
         written += len(pairs)
     return written
