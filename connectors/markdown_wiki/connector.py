@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig
-from orgkb.connectors.files import LocalTree, walk_local
+from orgkb.connectors.files import LocalTree
 from orgkb.connectors.filetree import FileFilterConfig, TreeScanner
 from orgkb.connectors.formats import ParsedFile, SkipFile
 from orgkb.connectors.formats.markdown import parse as parse_markdown
@@ -117,7 +117,7 @@ class MarkdownWikiConnector:
     def __init__(self, config: MarkdownWikiConfig) -> None:
         self.config = config
         root, nav_titles = _mkdocs_layout(config.path)
-        self.scanner = WikiScanner(LocalTree(root, config.follow_symlinks), config, nav_titles)
+        self.scanner = WikiScanner(LocalTree(root, config.follow_symlinks, config.max_file_size), config, nav_titles)
 
     def check(self) -> list[str]:
         root = self.scanner.tree.root
@@ -127,7 +127,7 @@ class MarkdownWikiConnector:
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self.check()
-        yield from walk_local(self.scanner)
+        yield from self.scanner.walk()
 
     def watch_paths(self) -> list[Path]:
         """The wiki folder, watched for live sync while `orgkb serve` runs."""
