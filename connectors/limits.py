@@ -40,7 +40,7 @@ class DocumentLimits(BaseModel):
         default=5_000_000, ge=1000, description="Characters of text (sections and headings) one document may expand to."
     )
     max_chunks: int = Field(default=10_000, ge=1, description="Chunks one document may be cut into.")
-    parse_seconds: float = Field(default=60.0, gt=0, le=3600, description="Seconds parsing one file may take.")
+    parse_seconds: float = Field(default=30.0, gt=0, le=3600, description="Seconds parsing one file may take.")
     parse_memory_mb: int = Field(
         default=1024, ge=64, description="Memory (MB) parsing one file may use, on top of the parser process itself."
     )

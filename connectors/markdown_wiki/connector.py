@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig
+from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentError, DocumentRef, Failure, SourceConfig
 from orgkb.connectors.files import LocalTree
 from orgkb.connectors.filetree import FileFilterConfig, TreeScanner
 from orgkb.connectors.formats import ParsedFile, SkipFile
@@ -92,7 +92,7 @@ class WikiScanner(TreeScanner):
             if title is None:
                 try:
                     title = parse_markdown(decode_text(self.tree.read(path)), posixpath.basename(path)).title
-                except (OSError, SkipFile, ValueError) as exc:
+                except (OSError, SkipFile, DocumentError, ValueError) as exc:  # the page's own load reports it
                     log.debug("cannot read %s for its title: %s", path, exc)
             self._titles[path] = title or _title_from_name(path)
         return self._titles[path]
