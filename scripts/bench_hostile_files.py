@@ -79,6 +79,15 @@ def _reset_hwm(pid: int | str = "self") -> None:
         pass
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux), 0 if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _children() -> list[int]:
     pids: list[int] = []
     for task in Path("/proc/self/task").iterdir():
@@ -93,20 +102,27 @@ class Recorder:
     """A `Progress` that notes time and peak memory between one document and the next."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[str, float, int, int]] = []
+        self.rows: list[tuple[str, float, float, int, int]] = []
         self.mark = time.perf_counter()
+        self.cpu_mark = self._cpu()
+
+    @staticmethod
+    def _cpu() -> float:
+        # This process and its parser worker: CPU time does not depend on how loaded the machine is.
+        return time.process_time() + sum(_cpu_seconds(pid) for pid in _children())
 
     def _lap(self, label: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), self._cpu()
         workers = _children()
-        self.rows.append((label, now - self.mark, _hwm_kb(), max((_hwm_kb(p) for p in workers), default=0)))
+        rss = max((_hwm_kb(p) for p in workers), default=0)
+        self.rows.append((label, now - self.mark, max(0.0, cpu - self.cpu_mark), _hwm_kb(), rss))
         _reset_hwm()
         for pid in workers:
             _reset_hwm(pid)
-        self.mark = time.perf_counter()
+        self.mark, self.cpu_mark = time.perf_counter(), self._cpu()
 
     def start_source(self, source: str) -> None:
-        self.mark = time.perf_counter()
+        self.mark, self.cpu_mark = time.perf_counter(), self._cpu()
 
     def advance(self, source: str, documents: int, detail: str) -> None:
         self._lap(detail)
@@ -143,22 +159,26 @@ def main() -> None:
     recorder = Recorder()
     _reset_hwm()
     rss_before = _hwm_kb()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     summary = Indexer(index, progress=recorder).run()
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     worker._WORKER.close()
+    worker_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     source = summary.sources[0]
     outcomes = {f.key: ("skipped: " if f.skipped and not f.message.startswith("skipped") else "") + f.message for f in source.failures}
 
-    print(f"\n{'file':42} {'outcome':74} {'s':>6} {'RSS MB':>7} {'worker MB':>9}")
-    for label, lap, rss, worker_rss in recorder.rows:
+    print(f"\n| {'file':32} | {'outcome':90} | {'wall s':>6} | {'cpu s':>6} | {'RSS MB':>6} | {'worker MB':>9} |")
+    print(f"|{'-' * 34}|{'-' * 92}|{'-' * 8}|{'-' * 8}|{'-' * 8}|{'-' * 11}|")
+    for label, lap, cpu, rss, worker_rss in recorder.rows:
         outcome = outcomes.get(label, "indexed" if not label.startswith("(") else "")
         shown = label.replace("\n", "\\n")
-        print(f"{shown[:42]:42} {outcome[:74]:74} {lap:6.2f} {rss / 1024:7.0f} {worker_rss / 1024:9.0f}")
+        print(f"| {shown[:32]:32} | {outcome[:90]:90} | {lap:6.2f} | {cpu:6.2f} | {rss / 1024:6.0f} | {worker_rss / 1024:9.0f} |")
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
-        f"\ntotal: {seconds:.1f} s indexing; added {source.added}, failed {source.failed}, skipped {source.skipped}, "
+        f"\ntotal: {seconds:.1f} s indexing wall, {cpu_seconds + worker_cpu.ru_utime + worker_cpu.ru_stime:.1f} s CPU "
+        f"(indexer {cpu_seconds:.1f}, parser workers {worker_cpu.ru_utime + worker_cpu.ru_stime:.1f}); added {source.added}, failed {source.failed}, skipped {source.skipped}, "
         f"chunks {source.chunks_embedded}; source error: {source.error}"
     )
     print(

@@ -112,6 +112,8 @@ class ParseWorker:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 close_fds=True,
+                # The worker imports orgkb from wherever this process found it.
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
             )
         except OSError as exc:
             for fd in (requests_read, requests_write, answers_read, answers_write):
