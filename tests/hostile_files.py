@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 _CONTENT_TYPES = (
@@ -31,7 +31,7 @@ _RELS = (
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
-def _docx_bytes(body_parts: Callable[[], object], padding: int = 0) -> bytes:
+def _docx_bytes(body_parts: Callable[[], Iterable[str]], padding: int = 0) -> bytes:
     """A minimal .docx whose body is the concatenated strings ``body_parts()`` yields."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -39,7 +39,7 @@ def _docx_bytes(body_parts: Callable[[], object], padding: int = 0) -> bytes:
         archive.writestr("_rels/.rels", _RELS)
         with archive.open("word/document.xml", "w", force_zip64=True) as part:
             part.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="{_W}"><w:body>'.encode())
-            for chunk in body_parts():  # type: ignore[attr-defined]
+            for chunk in body_parts():
                 part.write(chunk.encode())
             part.write(b"</w:body></w:document>")
         if padding:

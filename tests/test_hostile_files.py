@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from orgkb.connectors.base import DocumentError, DocumentRef, Failure
+from orgkb.connectors.base import Document, DocumentError, DocumentRef, Failure
 from orgkb.connectors.files import FilesConfig, FilesConnector
 from orgkb.connectors.formats import SkipFile, parse_file
 from orgkb.connectors.formats.worker import ParseWorker
@@ -23,12 +24,12 @@ from orgkb.connectors.identifiers import document_uri
 from orgkb.connectors.limits import DocumentLimits, LimitExceeded
 from orgkb.server.app.service import KnowledgeService
 from orgkb.server.embedding.embedder import Embedder, HashingEmbedder
-from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.indexer import IndexSummary, Indexer
 from tests import hostile_files as hostile
 from tests.conftest import IndexFactory
 
 
-def _load(folder: Path, name: str, **limits: object) -> object:
+def _load(folder: Path, name: str, **limits: object) -> Document:
     """Load one file of ``folder`` through the files connector (worker, limits and all)."""
     config = FilesConfig.model_validate({"name": "s", "type": "files", "paths": [str(folder)], "limits": limits})
     return FilesConnector(config).load(DocumentRef(key=name))
@@ -44,7 +45,7 @@ def test_json_that_flattens_past_max_chars_is_refused_naming_the_setting(tmp_pat
         _load(tmp_path, path.name, max_chars=100_000)
     # With room to expand, the same file indexes in full: the limit, not the parser, refused it.
     document = _load(tmp_path, path.name, max_chars=5_000_000)
-    assert "k299: 299" in document.text  # type: ignore[attr-defined]
+    assert "k299: 299" in document.text
 
 
 def test_wide_csv_is_bounded_by_max_chars(tmp_path: Path) -> None:
@@ -63,7 +64,7 @@ def test_docx_zip_bomb_is_refused_before_it_is_unzipped(tmp_path: Path) -> None:
 def test_docx_of_many_tiny_paragraphs_parses_completely(tmp_path: Path) -> None:
     path = hostile.docx_many_paragraphs(tmp_path, paragraphs=130_000)
     document = _load(tmp_path, path.name)
-    text = document.text  # type: ignore[attr-defined]
+    text = document.text
     assert "w0" in text and "w129999" in text and text.count("\n\n") >= 129_999
 
 
@@ -73,13 +74,13 @@ def test_yaml_alias_bomb_in_front_matter_is_refused(tmp_path: Path) -> None:
         _load(tmp_path, path.name)
     # A few aliases are ordinary YAML and still become metadata.
     (tmp_path / "few.md").write_text("---\ntags: &t [a, b]\nalso: *t\n---\n# Few\ntext\n")
-    assert _load(tmp_path, "few.md").metadata["also"] == "a, b"  # type: ignore[attr-defined]
+    assert _load(tmp_path, "few.md").metadata["also"] == "a, b"
 
 
 def test_metadata_copied_into_chunks_is_capped(tmp_path: Path) -> None:
     fields = "\n".join(f"field{i}: {'x' * 5000}" for i in range(100))
     (tmp_path / "meta.md").write_text(f"---\n{fields}\n---\n# Meta\ntext\n")
-    metadata = _load(tmp_path, "meta.md", max_metadata_keys=10, max_metadata_chars=200).metadata  # type: ignore[attr-defined]
+    metadata = _load(tmp_path, "meta.md", max_metadata_keys=10, max_metadata_chars=200).metadata
     assert len([key for key in metadata if key.startswith("field")]) == 10
     assert max(len(str(value)) for value in metadata.values()) <= 200
     assert metadata["path"] == "meta.md"  # the connector's own fields are kept
@@ -90,10 +91,10 @@ def test_metadata_copied_into_chunks_is_capped(tmp_path: Path) -> None:
     [hostile.markdown_brackets, hostile.markdown_setext_paragraph, hostile.yaml_long_line],
     ids=["brackets", "setext-paragraph", "yaml-blanks"],
 )
-def test_patterns_that_were_quadratic_parse_within_the_time_limit(tmp_path: Path, make: object) -> None:
-    path = make(tmp_path)  # type: ignore[operator]
+def test_patterns_that_were_quadratic_parse_within_the_time_limit(tmp_path: Path, make: Callable[[Path], Path]) -> None:
+    path = make(tmp_path)
     document = _load(tmp_path, path.name, parse_seconds=20)
-    assert all(len(heading) <= 300 for s in document.sections for heading in s.heading_path)  # type: ignore[attr-defined]
+    assert all(len(heading) <= 300 for s in document.sections for heading in s.heading_path)
 
 
 def test_headings_are_cleaned_linearly_and_kept_short() -> None:
@@ -155,8 +156,8 @@ def test_worker_reports_skips_and_errors_like_the_parsers() -> None:
 # --- through the indexer ---------------------------------------------------------------------------
 
 
-def _failures(summary: object) -> dict[str, Failure]:
-    return {f.key: f for f in summary.sources[0].failures}  # type: ignore[attr-defined]
+def _failures(summary: IndexSummary) -> dict[str, Failure]:
+    return {f.key: f for f in summary.sources[0].failures}
 
 
 def test_document_over_a_limit_keeps_its_previous_version(
