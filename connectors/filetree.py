@@ -8,17 +8,24 @@ and reads files; the local and SMB connectors each provide one.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Protocol
 
+import pathspec
 from pydantic import BaseModel, Field
 
 from orgkb.connectors.base import Document, DocumentError, DocumentRef, Failure, Section, SkippedDocument, SourceConfig
-from orgkb.connectors.formats import ParsedFile, SkipFile, parse_file
+from orgkb.connectors.formats import ParsedFile, SkipFile, is_supported
+from orgkb.connectors.formats.worker import parse_isolated
+from orgkb.connectors.limits import DocumentLimits, cap_metadata, check_text_size, text_budget
+
+# An ignore file is a few lines of patterns; a huge one is a mistake (or an attack), not rules.
+MAX_IGNORE_FILE_BYTES = 256 * 1024
+# A title is repeated in every chunk's embedding text; a whole paragraph underlined as a heading is not one.
+MAX_TITLE_CHARS = 300
 
 DEFAULT_EXCLUDE = [
     ".git/", ".hg/", ".svn/", "node_modules/", "__pycache__/", ".venv/", ".orgkb/",
@@ -27,13 +34,19 @@ DEFAULT_EXCLUDE = [
 
 
 class FileEntry(BaseModel):
-    """One entry of a folder listing. ``path`` is relative to the tree root, with ``/``."""
+    """One entry of a folder listing. ``path`` is relative to the tree root, with ``/``.
+
+    ``problem`` is set for an entry that is listed but must not be opened (a FIFO, a device,
+    a symlink loop, a link out of the root): it is reported as skipped, with that reason, if
+    the selection rules would have indexed it.
+    """
 
     path: str
     is_dir: bool
     size: int = 0
     mtime: float = 0.0
     stamp: str | None = Field(default=None, description="Changes when the file's permissions change (e.g. its ctime).")
+    problem: str | None = None
 
 
 class FileTree(Protocol):
@@ -61,78 +74,49 @@ class FileFilterConfig(SourceConfig):
         default=".orgkbignore", description="Name of gitignore-style files whose patterns are excluded."
     )
     max_file_size: int = Field(default=25 * 1024 * 1024, ge=1, description="Bytes; larger files are skipped.")
+    limits: DocumentLimits = Field(
+        default_factory=DocumentLimits, description="How far one file may expand when parsed (see `orgkb.connectors.limits`)."
+    )
 
 
-@lru_cache(maxsize=1024)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a gitignore-style glob to a regex over a relative path.
-
-    ``*`` stays within a folder, ``**`` crosses folders, a pattern without ``/`` matches a name
-    at any depth, and a trailing ``/`` matches a folder and everything in it.
-    """
-    directory = pattern.endswith("/")
-    body = pattern.strip("/")
-    anchored = "/" in body
-    out = []
-    i = 0
-    while i < len(body):
-        char = body[i]
-        if body.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif body.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif char == "*":
-            out.append("[^/]*")
-            i += 1
-        elif char == "?":
-            out.append("[^/]")
-            i += 1
-        elif char == "[":
-            end = body.find("]", i + 1)
-            if end < 0:
-                out.append(re.escape(char))
-                i += 1
-            else:
-                out.append("[" + body[i + 1 : end].replace("!", "^", 1) + "]")
-                i = end + 1
-        else:
-            out.append(re.escape(char))
-            i += 1
-    prefix = "" if anchored else "(?:.*/)?"
-    suffix = "/.*" if directory else "(?:/.*)?"
-    return re.compile(f"^{prefix}{''.join(out)}{suffix}$")
+@lru_cache(maxsize=256)
+def _spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    # RE2 matches in linear time: a pattern like ``*a*a*a*a*a*a*a*a*a*a*b`` cannot hang a run.
+    return pathspec.GitIgnoreSpec.from_lines(patterns, backend="re2")
 
 
 def matches(path: str, patterns: list[str]) -> bool:
-    """True when ``path`` matches any of the globs."""
-    return any(glob_regex(p).match(path) for p in patterns)
+    """True when ``path`` matches any of the globs (gitignore semantics: ``*`` stays within a
+    folder, ``**`` crosses folders, a pattern without ``/`` matches a name at any depth, a
+    leading ``/`` anchors it and a trailing ``/`` matches a folder and everything in it).
+
+    A folder is matched as ``path/``.
+    """
+    return _spec(tuple(patterns)).match_file(path)
 
 
 class _IgnoreRules:
-    """Patterns from ignore files found while walking; a file's own folder's rules apply below it."""
+    """Rules of the ignore files met while walking, each applying below its own folder.
+
+    Matched with `pathspec` exactly as git matches ``.gitignore`` files: the deepest file with
+    a matching line decides, and within a file the last matching line (``!`` re-includes).
+    """
 
     def __init__(self) -> None:
-        self.rules: list[tuple[str, str, bool]] = []  # (base folder, pattern, negated)
+        self.specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []  # (base folder, rules), outermost first
 
     def add(self, base: str, text: str) -> None:
-        for line in text.splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            negated = line.startswith("!")
-            self.rules.append((base, line[1:] if negated else line, negated))
+        self.specs.append((base, pathspec.GitIgnoreSpec.from_lines(text.splitlines(), backend="re2")))
 
     def ignored(self, path: str, is_dir: bool) -> bool:
         result = False
-        for base, pattern, negated in self.rules:
+        for base, spec in self.specs:
             if base and not path.startswith(base + "/"):
                 continue
             relative = path[len(base) + 1 :] if base else path
-            candidate = relative + "/" if is_dir and pattern.endswith("/") else relative
-            if glob_regex(pattern).match(candidate):
-                result = not negated
+            verdict = spec.check_file(relative + "/" if is_dir else relative).include
+            if verdict is not None:
+                result = verdict
         return result
 
 
@@ -174,38 +158,62 @@ class TreeScanner:
                 continue
             if self.config.ignore_file:
                 for entry in entries:
-                    if not entry.is_dir and posixpath.basename(entry.path) == self.config.ignore_file:
-                        try:
-                            rules.add(folder, self.tree.read(entry.path).decode("utf-8", "replace"))
-                        except OSError as exc:
-                            yield Failure(source=self.config.name, key=self.key_of(entry.path), message=f"cannot read ignore file: {exc}")
+                    if not entry.is_dir and entry.problem is None and posixpath.basename(entry.path) == self.config.ignore_file:
+                        failure = self._read_ignore_file(entry, folder, rules)
+                        if failure is not None:
+                            yield failure
             subfolders = []
             for entry in entries:
                 if self._excluded(entry.path, entry.is_dir) or rules.ignored(entry.path, entry.is_dir):
                     continue
-                if entry.is_dir:
+                if entry.is_dir and entry.problem is None:
                     subfolders.append(entry.path)
                     continue
                 if posixpath.basename(entry.path) == self.config.ignore_file:
                     continue
-                if not matches(entry.path, self.config.include):
+                if not entry.is_dir and not matches(entry.path, self.config.include):
                     continue
-                if entry.size > self.config.max_file_size:
-                    yield Failure(
-                        source=self.config.name,
-                        key=self.key_of(entry.path),
-                        message=f"skipped: {entry.size:,} bytes is over max_file_size ({self.config.max_file_size:,})",
-                        skipped=True,
-                    )
+                skipped = entry.problem or self._skip_reason(entry)
+                if skipped is not None:
+                    yield Failure(source=self.config.name, key=self.key_of(entry.path), message=skipped, skipped=True)
                     continue
                 # A permission change alters the stamp, so the file is read again (not embedded again).
                 stamp = f":{entry.stamp}" if entry.stamp else ""
                 yield DocumentRef(key=self.key_of(entry.path), version=f"{entry.mtime:.6f}:{entry.size}{stamp}")
             stack.extend(reversed(subfolders))
 
+    def _read_ignore_file(self, entry: FileEntry, folder: str, rules: _IgnoreRules) -> Failure | None:
+        """Add an ignore file's rules; a failure when it cannot be read (its folder is still walked)."""
+        if entry.size > MAX_IGNORE_FILE_BYTES:
+            message = f"ignore file not used: {entry.size:,} bytes is over {MAX_IGNORE_FILE_BYTES:,}"
+            return Failure(source=self.config.name, key=self.key_of(entry.path), message=message)
+        try:
+            rules.add(folder, self.tree.read(entry.path).decode("utf-8", "replace"))
+        except OSError as exc:
+            return Failure(source=self.config.name, key=self.key_of(entry.path), message=f"cannot read ignore file: {exc.strerror or exc}")
+        return None
+
+    def _skip_reason(self, entry: FileEntry) -> str | None:
+        """Why a selected file is not read at all (too large, a type no parser reads), or None."""
+        if entry.size > self.config.max_file_size:
+            return f"skipped: {entry.size:,} bytes is over max_file_size ({self.config.max_file_size:,})"
+        if not self.supports(entry.path):
+            suffix = PurePosixPath(entry.path).suffix.lower()
+            name = posixpath.basename(entry.path)
+            return f"unsupported file type '{suffix}'" if suffix else f"unsupported file '{name}' (no suffix)"
+        return None
+
+    def supports(self, path: str) -> bool:
+        """Whether `parse` reads files like ``path``; others are reported without being opened."""
+        return is_supported(posixpath.basename(path))
+
     def parse(self, path: str, data: bytes) -> ParsedFile:
-        """Parse a file's bytes; a tree with its own conventions (a wiki) refines this."""
-        return parse_file(posixpath.basename(path), data)
+        """Parse a file's bytes in the parser process, under the source's limits.
+
+        A tree with its own conventions (a wiki) refines this; `load` applies the text budget
+        to whatever runs here.
+        """
+        return parse_isolated(posixpath.basename(path), data, self.config.limits)
 
     def _excluded(self, path: str, is_dir: bool) -> bool:
         return matches(path + "/" if is_dir else path, self.exclude)
@@ -217,18 +225,25 @@ class TreeScanner:
             data = self.tree.read(path)
         except OSError as exc:
             raise DocumentError(f"cannot read file: {exc.strerror or exc}") from exc
+        limits = self.config.limits
         try:
-            parsed = self.parse(path, data)
+            with text_budget(limits.max_chars):
+                parsed = self.parse(path, data)
         except SkipFile as exc:
             raise SkippedDocument(str(exc)) from exc
+        except RecursionError as exc:
+            raise DocumentError("document nests too deeply to parse") from exc
+        del data
+        check_text_size(list(parsed.sections), parsed.title, limits)
         mtime = _mtime_of(ref.version)
         suffix = PurePosixPath(path).suffix.lower().lstrip(".")
-        metadata = {**parsed.metadata, "path": path, "file_type": suffix or "txt"}
+        metadata = {**cap_metadata(parsed.metadata, limits), "path": path, "file_type": suffix or "txt"}
         sections = parsed.sections or [Section(text="")]
+        title = (parsed.title or "")[:MAX_TITLE_CHARS]
         return Document(
             source=self.config.name,
             key=ref.key,
-            title=parsed.title or PurePosixPath(path).stem.replace("-", " ").replace("_", " ").strip() or path,
+            title=title or PurePosixPath(path).stem.replace("-", " ").replace("_", " ").strip() or path,
             uri=self.tree.uri(path),
             sections=[s for s in sections if s.text.strip()] or sections,
             metadata=metadata,

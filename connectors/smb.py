@@ -80,9 +80,11 @@ class SmbTree:
                 for item in found:
                     # smb_info comes with the listing; stat() would open a second, port-less connection.
                     info = item.smb_info
-                    if item.is_symlink():
-                        continue  # reparse points are resolved by the server, or not at all
                     rel = f"{path}/{item.name}" if path else item.name
+                    if item.is_symlink():
+                        # Reparse points are resolved by the server, or not at all: reported, not followed.
+                        entries.append(FileEntry(path=rel, is_dir=False, problem="skipped: a link (reparse point) on the share"))
+                        continue
                     if item.is_dir():
                         entries.append(FileEntry(path=rel, is_dir=True))
                     else:

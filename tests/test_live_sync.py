@@ -224,6 +224,11 @@ def test_search_during_rewrites_sees_each_document_whole(tmp_path: Path, make_in
             write(version)
             time.sleep(0.01)
             assert Indexer(index).run().total("updated") == 1
+            # Let the readers catch this version before the next rewrite (parsing runs outside
+            # this process now, so a rewrite no longer waits for the readers' share of the GIL).
+            deadline = time.monotonic() + 10
+            while f"v{version}" not in seen and time.monotonic() < deadline:
+                time.sleep(0.01)
     finally:
         stop.set()
         for reader in readers:

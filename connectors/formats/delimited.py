@@ -8,6 +8,7 @@ import io
 from orgkb.connectors.base import DocumentError, MetadataValue
 from orgkb.connectors.formats.model import ParsedFile
 from orgkb.connectors.formats.text import sections_from_numbered_lines
+from orgkb.connectors.limits import charge
 
 MIME_TYPES = {".csv": "text/csv", ".tsv": "text/tab-separated-values"}
 ROWS_PER_SECTION = 50
@@ -41,7 +42,9 @@ def parse(text: str, name: str) -> ParsedFile:
         if header is None:
             header = [value.strip() for value in record]
             continue
-        rows.append((start, _render(header, record)))
+        rendered = _render(header, record)
+        charge(len(rendered) + 1)  # every row repeats the header: a wide file grows many times over
+        rows.append((start, rendered))
     metadata: dict[str, MetadataValue] = {"columns": ", ".join(column for column in header if column)} if header else {}
     return ParsedFile(
         sections=sections_from_numbered_lines(rows, ROWS_PER_SECTION),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# A heading path is repeated in every chunk under it; a "heading" longer than this is a
+# paragraph marked up by mistake (or on purpose, to make every chunk huge): it is cut here.
+MAX_HEADING_CHARS = 300
+
 
 class HeadingTrail:
     """The headings enclosing the current position, as ``(level, title)`` from outermost in.
@@ -17,6 +21,8 @@ class HeadingTrail:
         """Record a heading of ``level`` (smaller is outer) at the current position."""
         while self._open and self._open[-1][0] >= level:
             self._open.pop()
+        if len(title) > MAX_HEADING_CHARS:
+            title = title[: MAX_HEADING_CHARS - 1].rstrip() + "…"
         self._open.append((level, title))
 
     @property

@@ -10,6 +10,7 @@ from typing import Any
 from orgkb.connectors.base import DocumentError, Section
 from orgkb.connectors.formats.model import ParsedFile
 from orgkb.connectors.formats.text import sections_from_numbered_lines, split_lines
+from orgkb.connectors.limits import charge
 
 MIME_TYPE = "application/json"
 LINES_MIME_TYPE = "application/x-ndjson"
@@ -70,17 +71,27 @@ def parse_lines(text: str, name: str) -> ParsedFile:
 
 
 def _flatten(value: Any, path: str) -> Iterator[str]:
-    """``path: scalar`` for every scalar under ``value``; empty containers are shown as such."""
+    """``path: scalar`` for every scalar under ``value``; empty containers are shown as such.
+
+    Each line repeats its whole path, so deep nesting multiplies a small file's size: every
+    line is charged to the document's text budget as it is made.
+    """
+    for line in _lines(value, path):
+        charge(len(line) + 1)
+        yield line
+
+
+def _lines(value: Any, path: str) -> Iterator[str]:
     if isinstance(value, dict):
         if not value:
             yield f"{path}: {{}}" if path else "{}"
         for key, item in value.items():
-            yield from _flatten(item, _key(key, path))
+            yield from _lines(item, _key(key, path))
     elif isinstance(value, list):
         if not value:
             yield f"{path}: []" if path else "[]"
         for index, item in enumerate(value):
-            yield from _flatten(item, f"{path}[{index}]")
+            yield from _lines(item, f"{path}[{index}]")
     else:
         scalar = " ".join(value.split()) if isinstance(value, str) else json.dumps(value)
         yield f"{path}: {scalar}" if path else scalar

@@ -6,24 +6,27 @@ import datetime as dt
 import re
 from typing import Any
 
-from orgkb.connectors.base import MetadataValue, Section
-from orgkb.connectors.formats.headings import HeadingTrail
+from orgkb.connectors.base import DocumentError, MetadataValue, Section
+from orgkb.connectors.formats.headings import MAX_HEADING_CHARS, HeadingTrail
 from orgkb.connectors.formats.model import ParsedFile
 from orgkb.connectors.formats.text import section_from_lines, split_lines
 
 MIME_TYPE = "text/markdown"
 
 # CommonMark: up to three spaces of indent; four or more make an indented code block.
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-_ATX_CLOSING = re.compile(r"(?:^|[ \t]+)#+$")
+# Every pattern here runs in linear time on any line: no two adjacent quantifiers can share
+# characters (trailing blanks and closing #s are stripped in code, not by the pattern).
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t](.*))?$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FRONT_MATTER_OPEN = re.compile(r"^---[ \t]*$")
 _FRONT_MATTER_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
 # Lines that start some other block, so a setext underline below them is not one.
 _NOT_PARAGRAPH = re.compile(r"^(?: {4}|\t| {0,3}(?:[>#|]|[-*+][ \t]|\d{1,9}[.)][ \t]|<!--|```|~~~))")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()]*\)")
+_EMPHASIS = re.compile(r"\*\*([^*]+)\*\*|__([^_]+)__|`([^`]+)`")
+# More aliases than this in front matter is an alias bomb (one anchor repeated thousands of times).
+MAX_FRONT_MATTER_ALIASES = 100
 
 
 def parse(text: str, name: str) -> ParsedFile:
@@ -73,7 +76,7 @@ def parse(text: str, name: str) -> ParsedFile:
             continue
         atx = _ATX.match(line)
         if atx:
-            heading = _clean_heading(_ATX_CLOSING.sub("", atx.group(2) or ""))
+            heading = _clean_heading(_without_closing_hashes(atx.group(2) or ""))
             close_section(line_no + 1)
             if heading:
                 level = len(atx.group(1))
@@ -86,8 +89,8 @@ def parse(text: str, name: str) -> ParsedFile:
             # The underline turns the whole paragraph above it into the heading (CommonMark).
             paragraph: list[str] = []
             while body and _is_paragraph_line(body[-1]):
-                paragraph.insert(0, body.pop())
-            heading = _clean_heading(" ".join(part.strip() for part in paragraph))
+                paragraph.append(body.pop())
+            heading = _clean_heading(" ".join(part.strip() for part in reversed(paragraph)))
             close_section(line_no + 1)
             level = 1 if setext.group(1)[0] == "=" else 2
             trail.enter(level, heading)
@@ -117,14 +120,43 @@ def _front_matter(lines: list[str]) -> tuple[dict[str, Any], int]:
         if _FRONT_MATTER_CLOSE.match(lines[index]):
             import yaml  # only Markdown with front matter needs it
 
+            block = "\n".join(lines[1:index])
             try:
-                loaded = yaml.safe_load("\n".join(lines[1:index]))
+                _refuse_alias_bombs(block)
+                loaded = yaml.safe_load(block)
             except yaml.YAMLError:
                 return {}, 0
             if isinstance(loaded, dict):
                 return loaded, index + 1
             return {}, 0
     return {}, 0
+
+
+def _refuse_alias_bombs(block: str) -> None:
+    """Raise `DocumentError` for front matter that repeats anchors more than a person would.
+
+    PyYAML shares an aliased value, but turning metadata into text copies it at every use:
+    a few kilobytes of ``*anchor`` could become megabytes in every chunk.
+    """
+    import yaml
+
+    aliases = 0
+    for event in yaml.parse(block, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_FRONT_MATTER_ALIASES:
+                raise DocumentError(
+                    f"YAML front matter uses more than {MAX_FRONT_MATTER_ALIASES} aliases (*name): refused as an alias bomb"
+                )
+
+
+def _without_closing_hashes(content: str) -> str:
+    """An ATX heading's text without trailing blanks and its optional closing ``#`` sequence."""
+    content = content.rstrip(" \t")
+    bare = content.rstrip("#")
+    if bare != content and (not bare or bare[-1] in " \t"):
+        return bare.rstrip(" \t")
+    return content
 
 
 def _scalar_metadata(mapping: dict[str, Any]) -> dict[str, MetadataValue]:
@@ -156,6 +188,7 @@ def _is_paragraph_line(line: str) -> bool:
 
 def _clean_heading(heading: str) -> str:
     """Heading text without link targets and emphasis markers, which only add noise to paths."""
+    heading = heading[: 4 * MAX_HEADING_CHARS]  # the trail keeps MAX_HEADING_CHARS; no need to clean more
     heading = _LINK.sub(r"\1", heading)
-    heading = _EMPHASIS.sub(r"\2", heading)
+    heading = _EMPHASIS.sub(lambda match: next(group for group in match.groups() if group is not None), heading)
     return heading.strip()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from orgkb.connectors.base import DocumentError, MetadataValue, Section
 from orgkb.connectors.formats.model import ParsedFile
 from orgkb.connectors.formats.text import collapse_spaces
+from orgkb.connectors.limits import charge
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -42,7 +43,7 @@ def parse(data: bytes, name: str) -> ParsedFile:
         texts = [_page_text(reader, index) for index in range(page_count)]
         headings = _page_headings(reader, page_count)
         title, metadata = _document_info(reader)
-    except DocumentError:
+    except (DocumentError, RecursionError):
         raise
     except FileNotDecryptedError as exc:
         raise DocumentError(f"encrypted PDF: {exc}") from exc
@@ -68,7 +69,9 @@ def _page_text(reader: PdfReader, index: int) -> str:
     for line in lines:
         if line or (kept and kept[-1]):
             kept.append(line)
-    return "\n".join(kept).strip()
+    text = "\n".join(kept).strip()
+    charge(len(text))
+    return text
 
 
 def _page_headings(reader: PdfReader, page_count: int) -> list[list[str]]:

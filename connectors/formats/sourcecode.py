@@ -17,6 +17,9 @@ from orgkb.connectors.formats.model import ParsedFile
 from orgkb.connectors.formats.text import section_from_lines, split_lines
 
 HEADING_CHARS = 80
+# No definition line is this long; longer lines are not matched, which bounds the work per line.
+# (The patterns use possessive quantifiers where backtracking could otherwise go quadratic.)
+MAX_DEFINITION_LINE = 2000
 
 
 @dataclass(frozen=True)
@@ -42,15 +45,15 @@ _HASH_COMMENT = r"^#"
 _C_FAMILY = _language(
     "text/x-c",
     # A column-0 line with a call-like signature and no ';' after it, or a type/namespace opener.
-    r"^(?:(?:typedef[ \t]+)?(?:struct|class|enum|union|namespace)\b[^;]*$"
-    r"|(?!(?:if|else|for|while|switch|return|do|case|goto|sizeof)\b)[A-Za-z_][\w:<>,*&~ \t]*\([^;]*$)",
+    r"^(?:(?:typedef[ \t]+)?(?:struct|class|enum|union|namespace)\b[^;]*+$"
+    r"|(?!(?:if|else|for|while|switch|return|do|case|goto|sizeof)\b)[A-Za-z_][\w:<>,*&~ \t]*+\([^;]*+$)",
     _C_COMMENT + r"|^template\b",
 )
 _JS = _language(
     "text/javascript",
     r"^(?:export\b"
     r"|(?:async[ \t]+)?function\b|(?:abstract[ \t]+)?class\b|interface\b|enum\b|namespace\b|declare\b"
-    r"|type[ \t]+\w+.*="
+    r"|type[ \t]++\w++[^=]*+="
     r"|(?:const|let)[ \t]+\w+[ \t]*=[ \t]*(?:async[ \t]*)?(?:\([^)]*\)|\w+)[ \t]*=>)",
     r"^(?:@|//|/\*| \*)",
 )
@@ -105,8 +108,8 @@ LANGUAGES: dict[str, Language] = {
     ".sh": _SHELL, ".bash": _SHELL, ".zsh": _SHELL,
     ".sql": _language("application/sql", r"(?i)^(?:create|alter)\b", r"^--"),
     # Only keys opening a block (nothing after the colon) start a section; scalar keys stay together.
-    ".yaml": _language("application/yaml", r"^[^\s#-][^:#]*:[ \t]*(?:[|>][-+]?)?[ \t]*(?:#.*)?$", _HASH_COMMENT),
-    ".yml": _language("application/yaml", r"^[^\s#-][^:#]*:[ \t]*(?:[|>][-+]?)?[ \t]*(?:#.*)?$", _HASH_COMMENT),
+    ".yaml": _language("application/yaml", r"^[^\s#-][^:#]*+:[ \t]*+(?:[|>][-+]?[ \t]*+)?(?:#.*)?$", _HASH_COMMENT),
+    ".yml": _language("application/yaml", r"^[^\s#-][^:#]*+:[ \t]*+(?:[|>][-+]?[ \t]*+)?(?:#.*)?$", _HASH_COMMENT),
     ".toml": _language("application/toml", r"^\[", _HASH_COMMENT),
     ".ini": _INI, ".cfg": _INI, ".conf": _INI,
     ".xml": _language("application/xml"),
@@ -179,7 +182,7 @@ def _definition_starts(lines: list[str], language: Language) -> list[tuple[int, 
     starts: list[tuple[int, int]] = []
     floor = 0  # a section may not reach back into the previous definition's line
     for index, line in enumerate(lines):
-        if not language.definition.match(line):
+        if len(line) > MAX_DEFINITION_LINE or not language.definition.match(line):
             continue
         first = index
         while (

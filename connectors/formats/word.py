@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING
+import zipfile
+from typing import TYPE_CHECKING, Any
 
 from orgkb.connectors.base import DocumentError, MetadataValue, Section
 from orgkb.connectors.formats.headings import HeadingTrail
 from orgkb.connectors.formats.model import ParsedFile
 from orgkb.connectors.formats.text import collapse_spaces
+from orgkb.connectors.limits import LimitExceeded, charge, megabytes
 
 if TYPE_CHECKING:
     from docx.table import Table
@@ -22,6 +24,12 @@ MIME_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 _HEADING_STYLE = re.compile(r"^heading ?(\d)$", re.IGNORECASE)
 _TITLE_LEVEL = 0  # the "Title" paragraph sits above Heading 1
 _LIST_STYLE = re.compile(r"^list", re.IGNORECASE)
+# Word documents of thousands of pages unzip to tens of MB; lxml needs several times that.
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_W_RUN, _W_HYPERLINK, _W_TEXT, _W_HYPHEN = f"{_W}r", f"{_W}hyperlink", f"{_W}t", f"{_W}noBreakHyphen"
+_W_TABS = frozenset({f"{_W}tab", f"{_W}ptab"})
+_W_BREAKS = frozenset({f"{_W}br", f"{_W}cr"})
 
 
 def parse(data: bytes, name: str) -> ParsedFile:
@@ -34,6 +42,7 @@ def parse(data: bytes, name: str) -> ParsedFile:
     import docx
     from docx.table import Table
 
+    _refuse_zip_bombs(data)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
@@ -51,18 +60,21 @@ def parse(data: bytes, name: str) -> ParsedFile:
             sections.append(Section(heading_path=trail.path, text="\n\n".join(blocks)))
             blocks.clear()
 
+    styles = _StyleKinds(document)
     for item in document.iter_inner_content():
         if isinstance(item, Table):
             text = _table_text(item)
+            charge(len(text))
             if text:
                 blocks.append(text)
             continue
-        text = collapse_spaces(item.text.replace("\n", " "))
+        text = collapse_spaces(_paragraph_text(item._p).replace("\n", " "))
+        charge(len(text) + 2)
         if not text:
             continue
-        level = _heading_level(item)
+        level, is_list = styles.of(item)
         if level is None:
-            blocks.append(f"- {text}" if _is_list(item) else text)
+            blocks.append(f"- {text}" if is_list else text)
             continue
         close_section()
         trail.enter(level, text)
@@ -86,9 +98,73 @@ def parse(data: bytes, name: str) -> ParsedFile:
     return ParsedFile(title=title or None, sections=sections, mime_type=MIME_TYPE, metadata=metadata)
 
 
-def _heading_level(paragraph: Paragraph) -> int | None:
+def _refuse_zip_bombs(data: bytes) -> None:
+    """Raise `LimitExceeded` when the parts of a .docx unzip to far more than any real document.
+
+    python-docx reads whole parts into memory and parses them with lxml, so a 2 MB file whose
+    XML unzips to gigabytes would take all the memory there is. The sizes checked are the ones
+    the zip declares, which `zipfile` also holds the decompression to.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unzipped = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise DocumentError(f"corrupt DOCX: {exc}") from exc
+    if unzipped > MAX_UNZIPPED_BYTES:
+        raise LimitExceeded(
+            f"DOCX unzips to {megabytes(unzipped)}, over the {megabytes(MAX_UNZIPPED_BYTES)} a document may unzip to"
+        )
+
+
+def _paragraph_text(paragraph: Any) -> str:
+    """The text of a ``w:p`` element, as python-docx's ``Paragraph.text`` reads it.
+
+    Walked with plain lxml: python-docx evaluates XPath per paragraph and per run, which gets
+    slower as the document grows (minutes for a file of many tiny paragraphs).
+    """
+    parts: list[str] = []
+    for child in paragraph:
+        if child.tag == _W_RUN:
+            runs = [child]
+        elif child.tag == _W_HYPERLINK:
+            runs = [run for run in child if run.tag == _W_RUN]
+        else:
+            continue
+        for run in runs:
+            for element in run:
+                tag = element.tag
+                if tag == _W_TEXT:
+                    parts.append(element.text or "")
+                elif tag in _W_TABS:
+                    parts.append("\t")
+                elif tag in _W_BREAKS:
+                    parts.append("\n")
+                elif tag == _W_HYPHEN:
+                    parts.append("-")
+    return "".join(parts)
+
+
+class _StyleKinds:
+    """Heading level and list-ness by paragraph style id, looked up once per style.
+
+    python-docx resolves ``paragraph.style`` with an XPath search of the styles part on every
+    call, which made a file of many small paragraphs take minutes.
+    """
+
+    def __init__(self, document: Any) -> None:
+        self._document = document
+        self._kinds: dict[str | None, tuple[int | None, bool]] = {}
+
+    def of(self, paragraph: Paragraph) -> tuple[int | None, bool]:
+        style_id = paragraph._p.style  # the raw w:pStyle value; python-docx has no public accessor
+        if style_id not in self._kinds:
+            style = paragraph.style
+            self._kinds[style_id] = (_heading_level(style), _is_list(style))
+        return self._kinds[style_id]
+
+
+def _heading_level(style: Any) -> int | None:
     """0 for the Title style, N for "Heading N", None for body text."""
-    style = paragraph.style
     if style is None:
         return None
     for label in (style.name or "", style.style_id or ""):
@@ -100,9 +176,8 @@ def _heading_level(paragraph: Paragraph) -> int | None:
     return None
 
 
-def _is_list(paragraph: Paragraph) -> bool:
-    """Whether the paragraph is a list item by style ("List Bullet", "List Number", ...)."""
-    style = paragraph.style
+def _is_list(style: Any) -> bool:
+    """Whether a paragraph style makes list items ("List Bullet", "List Number", ...)."""
     return style is not None and bool(_LIST_STYLE.match(style.name or ""))
 
 

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from orgkb.connectors.base import BaseConnector, ConnectorType, ConnectorError, Document, DocumentRef, Failure, SourceConfig
-from orgkb.connectors.files import LocalTree, walk_local
+from orgkb.connectors.base import BaseConnector, ConnectorError, ConnectorType, Document, DocumentError, DocumentRef, Failure, SourceConfig
+from orgkb.connectors.files import LocalTree
 from orgkb.connectors.filetree import FileFilterConfig, TreeScanner
 from orgkb.connectors.formats import ParsedFile, SkipFile
 from orgkb.connectors.formats.markdown import parse as parse_markdown
@@ -92,7 +92,7 @@ class WikiScanner(TreeScanner):
             if title is None:
                 try:
                     title = parse_markdown(decode_text(self.tree.read(path)), posixpath.basename(path)).title
-                except (OSError, SkipFile, ValueError) as exc:
+                except (OSError, SkipFile, DocumentError, ValueError) as exc:  # the page's own load reports it
                     log.debug("cannot read %s for its title: %s", path, exc)
             self._titles[path] = title or _title_from_name(path)
         return self._titles[path]
@@ -116,7 +116,7 @@ class MarkdownWikiConnector(BaseConnector):
     def __init__(self, config: MarkdownWikiConfig) -> None:
         self.config = config
         root, nav_titles = _mkdocs_layout(config.path)
-        self.scanner = WikiScanner(LocalTree(root, config.follow_symlinks), config, nav_titles)
+        self.scanner = WikiScanner(LocalTree(root, config.follow_symlinks, config.max_file_size), config, nav_titles)
 
     def check(self) -> list[str]:
         root = self.scanner.tree.root
@@ -126,7 +126,7 @@ class MarkdownWikiConnector(BaseConnector):
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self.check()
-        yield from walk_local(self.scanner)
+        yield from self.scanner.walk()
 
     def watch_paths(self) -> list[Path]:
         """The wiki folder, watched for live sync while `orgkb serve` runs."""

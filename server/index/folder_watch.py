@@ -44,7 +44,8 @@ WATCHED_EVENTS: list[type[FileSystemEvent]] = [
 ]
 
 # Scratch files editors write beside a document while saving (vim's 4913 probe, swap and backup files).
-SCRATCH_PATTERNS = [*DEFAULT_EXCLUDE, "4913", "*.swx", "*.swpx", ".#*", "#*#", "*.part", "*.crdownload"]
+# gitignore syntax: a leading "#" starts a comment, hence "\\#*#" for Emacs autosave files.
+SCRATCH_PATTERNS = [*DEFAULT_EXCLUDE, "4913", "*.swx", "*.swpx", ".#*", "\\#*#", "*.part", "*.crdownload"]
 
 ChangeCallback = Callable[[str], None]
 """Called with a source name when something under one of its folders changed."""

@@ -29,6 +29,7 @@ from orgkb.connectors.base import (
 )
 from orgkb.connectors.identifiers import doc_id
 from orgkb.connectors.registry import open_connector
+from orgkb.connectors.limits import DEFAULT_LIMITS, DocumentLimits, check_chunk_count, check_text_size, limits_of
 from orgkb.server.store.catalog import DocumentWrite, file_type_of
 from orgkb.server.index.chunking import chunk_document
 from orgkb.server.errors import OrgkbError
@@ -296,7 +297,11 @@ class Indexer:
                 self.index.catalog.set_version(document.id, document.version)
             self.progress.advance(name, 1, ref.key)
             return
-        batch.add(document, is_new=stored is None)
+        try:
+            batch.add(document, is_new=stored is None, limits=limits_of(connector.config))
+        except DocumentError as exc:  # over a limit: the previous version, if any, stays
+            self._record_failure(Failure(source=name, key=ref.key, message=str(exc), skipped=exc.skipped), batch.summary)
+            return
         self.progress.advance(name, 1, ref.key)
 
     def _record_failure(self, failure: Failure, summary: SourceSummary) -> None:
@@ -356,9 +361,11 @@ class _Batch:
         self.deletes: list[str] = []
         self.pending_chunks = 0
 
-    def add(self, document: Document, *, is_new: bool) -> None:
+    def add(self, document: Document, *, is_new: bool, limits: DocumentLimits = DEFAULT_LIMITS) -> None:
         index = self.indexer.index
+        check_text_size(list(document.sections), document.title, limits)
         chunks = chunk_document(document, index.embedder.count_tokens, index.max_chunk_tokens)
+        check_chunk_count(len(chunks), limits)
         self.writes.append(DocumentWrite(document=document, chunks=chunks))
         self.new_flags.append(is_new)
         self.pending_chunks += len(chunks)
