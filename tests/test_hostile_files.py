@@ -22,7 +22,7 @@ from orgkb.connectors.formats import SkipFile, parse_file
 from orgkb.connectors.formats.worker import ParseWorker
 from orgkb.connectors.identifiers import document_uri
 from orgkb.connectors.limits import DocumentLimits, LimitExceeded
-from orgkb.server.app.service import KnowledgeService
+from orgkb.server.app.service import OrgkbService
 from orgkb.server.embedding.embedder import Embedder, HashingEmbedder
 from orgkb.server.index.indexer import IndexSummary, Indexer
 from tests import hostile_files as hostile
@@ -175,7 +175,7 @@ def test_document_over_a_limit_keeps_its_previous_version(
     failures = _failures(summary)
     assert set(failures) == {"long.md"}
     assert "over the limit of 3 (limits.max_chunks)" in failures["long.md"].message
-    service = KnowledgeService(index)
+    service = OrgkbService(index).local()
     assert "apples: 3" in service.fetch(document_uri("docs", "data.json")).text
 
     hostile.json_blowup(root, depth=100, leaves=300).replace(root / "data.json")
@@ -220,10 +220,10 @@ def test_odd_file_names_round_trip_through_their_resource_uris(
     index = make_index([{"name": "docs", "type": "files", "paths": [str(root)]}], real_embedder)
     summary = Indexer(index).run()
     assert summary.sources[0].failures == [] and summary.sources[0].added == len(names)
-    service = KnowledgeService(index)
+    service = OrgkbService(index).local()
     for word, os_name in names.items():
         # The path a client takes: a search hit's resource uri, read back with fetch.
-        hit = next(h for h in service.searcher.search(f"The {word} document", limit=10).hits if word in h.text)
+        hit = next(h for h in service.search(f"The {word} document", limit=10).hits if word in h.text)
         fetched = service.fetch(hit.resource_uri)
         assert f"The {word} document." in fetched.text
         assert fetched.resource_uri == hit.resource_uri
