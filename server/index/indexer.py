@@ -383,17 +383,21 @@ class _Batch:
         chunks = [(w.document, c) for w in self.writes for c in w.chunks]
         ids = [c.id for _, c in chunks]
         if chunks:
-            vectors = index.embedder.embed_documents([c.embedding_text(d.title) for d, c in chunks])
-            metadatas = [
-                vector_metadata(
-                    d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, d.metadata,
-                    d.permissions.principals if d.permissions else None,
-                )
-                for d, _ in chunks
-            ]
             # Recorded first, so a crash between the two stores leaves ids a later run removes.
             catalog.add_pending(ids)
-            store.upsert(ids, vectors, metadatas)
+            # Embedded and stored a slice at a time: one document of thousands of chunks must
+            # not hold all their texts, tensors and vectors in memory at once.
+            for start in range(0, len(chunks), BATCH_CHUNKS):
+                part = chunks[start : start + BATCH_CHUNKS]
+                vectors = index.embedder.embed_documents([c.embedding_text(d.title) for d, c in part])
+                metadatas = [
+                    vector_metadata(
+                        d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, d.metadata,
+                        d.permissions.principals if d.permissions else None,
+                    )
+                    for d, _ in part
+                ]
+                store.upsert(ids[start : start + BATCH_CHUNKS], vectors, metadatas)
         stale = catalog.write_documents(self.writes, self.deletes)
         if stale:
             store.delete(stale)
