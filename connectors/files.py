@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig
+from orgkb.connectors.base import ConnectorError, ConnectorRegistry, Document, DocumentRef, Failure, SourceConfig, SourceUnavailable
 from orgkb.connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
 
 
@@ -32,7 +32,7 @@ class FilesConfig(FileFilterConfig):
         for path in value:
             full = SourceConfig.resolve_path(path, info)
             if not full.is_dir():
-                raise ValueError(f"folder not found: {full}")
+                raise SourceUnavailable(f"folder not found: {full}")
             resolved.append(full)
         return resolved
 

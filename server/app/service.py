@@ -51,6 +51,7 @@ class SourceInfo(BaseModel):
     last_sync: datetime | None
     last_error: str | None
     failures: list[Failure] = Field(default_factory=list)
+    disabled: str | None = Field(default=None, description="Why the source is not served (e.g. its folder is missing).")
 
 
 class SourceList(BaseModel):
@@ -146,4 +147,11 @@ class KnowledgeService:
                     failures=catalog.failures(source.name),
                 )
             )
+        for unavailable in self.index.config.unavailable_sources:
+            if access.can_see(unavailable.name):
+                documents, chunks = counts.get(unavailable.name, (0, 0))
+                infos.append(SourceInfo(
+                    name=unavailable.name, type=unavailable.type, description=ConnectorRegistry.get(unavailable.type).description,
+                    documents=documents, chunks=chunks, last_sync=None, last_error=None, disabled=unavailable.reason,
+                ))
         return SourceList(sources=infos)

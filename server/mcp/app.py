@@ -36,6 +36,8 @@ from orgkb.server.search.filters import SearchFilters
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.live import LiveIndex
 from orgkb.server.mcp.notify import SessionHub
+from orgkb.server.mcp.problems import ProblemNotices
+from orgkb.server.app.health import HealthMonitor
 from orgkb.server.mcp.support import blocking, lowlevel
 from orgkb.server.search.searcher import SearchHit, SearchMode, SearchResponse
 from orgkb.server.app.service import DEFAULT_FETCH_CHARS, FetchedDocument, KnowledgeService, SourceList
@@ -104,12 +106,14 @@ def build_server(
     warm_up: bool = True,
     live: LiveIndex | None = None,
     read_only: bool | None = None,
+    health: HealthMonitor | None = None,
 ) -> MCPServer[Any]:
     """An MCP server over ``service``.
 
     ``warm_up`` loads the model in the background at start. ``live`` keeps the index in sync
     while the server runs (started and stopped with it); without one, the index changes only
     through the `reindex` tool. ``read_only`` (default: the config's) leaves `reindex` out.
+    ``health`` (what `orgkb serve` passes) adds its problems to instructions, tool results and status.
     """
     config = service.index.config
     descriptions = {**TOOL_DESCRIPTIONS, **config.server.tool_descriptions}
@@ -118,6 +122,8 @@ def build_server(
     bus = InMemorySubscriptionBus()
     hub = SessionHub(bus)
     sync.add_listener(hub)
+    if health is not None:
+        sync.add_listener(health)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
@@ -142,12 +148,12 @@ def build_server(
         lifespan=lifespan,
         log_level="WARNING",
         subscriptions=bus,
-        middleware=[hub.middleware],
+        middleware=[hub.middleware, *([ProblemNotices(health).middleware] if health is not None else [])],
     )
     # Listen streams may only name resources the caller may see.
     lowlevel(server).add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, hub.scoped_listen)
     _register_tools(server, service, descriptions)
-    mcp_resources.register(server, service, hub, sync)
+    mcp_resources.register(server, service, hub, sync, health)
     mcp_prompts.register(server, service)
     mcp_completions.register(server, service)
     if not read_only:

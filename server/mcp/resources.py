@@ -40,6 +40,7 @@ from orgkb.server.errors import OrgkbError
 from orgkb.server.index.live import LiveIndex, SourceActivity
 from orgkb.server.mcp.notify import SessionHub, uri_visible
 from orgkb.server.mcp.support import in_thread, lowlevel
+from orgkb.server.app.health import HealthMonitor, Problem
 from orgkb.server.app.service import KnowledgeService, SourceInfo
 
 DOCUMENT_MIME = "text/markdown"  # reads render the indexed text with Markdown headings
@@ -60,9 +61,11 @@ class IndexStatus(BaseModel):
     live_sync: bool
     writer: str
     sources: list[SourceStatus]
+    problems: list[Problem] = Field(default_factory=list, description="What is wrong now, each with its fix.")
+    log_file: str | None = None
 
 
-def index_status(service: KnowledgeService, live: LiveIndex, access: Access) -> IndexStatus:
+def index_status(service: KnowledgeService, live: LiveIndex, access: Access, health: HealthMonitor | None = None) -> IndexStatus:
     """The status of every source ``access`` may see."""
     activity = live.status()
     sources = [
@@ -76,6 +79,8 @@ def index_status(service: KnowledgeService, live: LiveIndex, access: Access) -> 
         live_sync=activity.enabled,
         writer=activity.writer,
         sources=sources,
+        problems=health.current.problems if health is not None else [],
+        log_file=health.current.log_file if health is not None else None,
     )
 
 
@@ -109,7 +114,9 @@ def decode_cursor(cursor: str) -> str:
     return after
 
 
-def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub, live: LiveIndex) -> None:
+def register(
+    server: MCPServer[Any], service: KnowledgeService, hub: SessionHub, live: LiveIndex, health: HealthMonitor | None = None
+) -> None:
     """Add document resources, the status resource and subscriptions to ``server``."""
     config = service.index.config
     catalog = service.index.catalog
@@ -152,7 +159,7 @@ def register(server: MCPServer[Any], service: KnowledgeService, hub: SessionHub,
     async def read_resource(ctx: ServerRequestContext[Any, Any], params: ReadResourceRequestParams) -> Any:
         if str(params.uri) != STATUS_URI:
             return await document_reader.handler(ctx, params)
-        status = await in_thread(index_status, service, live, access_of(ctx.request))
+        status = await in_thread(index_status, service, live, access_of(ctx.request), health)
         text = status.model_dump_json(indent=2)
         return ReadResourceResult(contents=[TextResourceContents(uri=STATUS_URI, mime_type="application/json", text=text)])
 

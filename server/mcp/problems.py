@@ -1,0 +1,42 @@
+"""Problems reach the person: the server's current `Health` added to what a client sees.
+
+A server middleware appends the problems to every tool result (as a last text block, so a model
+reads them next to the answer) and to the instructions of every `initialize`, so a client that
+starts orgkb with a broken config hears why instead of "Connection closed".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+from orgkb.server.app.health import HealthMonitor
+
+
+class ProblemNotices:
+    """Server middleware that shows the current problems in tool results and instructions."""
+
+    def __init__(self, monitor: HealthMonitor) -> None:
+        self.monitor = monitor
+
+    async def middleware(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        """Append the problems to `tools/call` results and to the `initialize` instructions."""
+        result = await call_next(ctx)
+        notice = self.monitor.current.notice()
+        if notice is None:
+            return result
+        if ctx.method == "tools/call":
+            if isinstance(result, CallToolResult):
+                return result.model_copy(update={"content": [*result.content, TextContent(text=notice)]})
+            if isinstance(result, dict) and isinstance(result.get("content"), list):
+                result["content"].append({"type": "text", "text": notice})
+        elif ctx.method == "initialize":
+            if isinstance(result, dict):
+                result["instructions"] = f"{result.get('instructions') or ''}\n\n{notice}".strip()
+            elif isinstance(result, BaseModel) and hasattr(result, "instructions"):
+                text = f"{getattr(result, 'instructions') or ''}\n\n{notice}".strip()
+                return result.model_copy(update={"instructions": text})
+        return result
