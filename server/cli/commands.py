@@ -155,7 +155,7 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
         print_json({**response.model_dump(mode="json"), "problems": [p.model_dump() for p in problems]})
         return 0
     for problem in problems:
-        console.print(f"[yellow]{escape(problem.line())}", highlight=False)
+        console.print(f"[yellow]{escape(problem.line())}", highlight=False, soft_wrap=True)
     out = Console(soft_wrap=True)
     if not response.hits:
         out.print(f"No results for {args.query!r}.")
