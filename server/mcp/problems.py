@@ -1,8 +1,9 @@
 """Problems reach the person: the server's current `Health` added to what a client sees.
 
 A server middleware appends the problems to every tool result (as a last text block, so a model
-reads them next to the answer) and to the instructions of every `initialize`, so a client that
-starts orgkb with a broken config hears why instead of "Connection closed".
+reads them next to the answer; and to a structured result's `notices`, as search has) and to the
+instructions of every `initialize`, so a client that starts orgkb with a broken config hears why
+instead of "Connection closed".
 """
 
 from __future__ import annotations
@@ -29,10 +30,18 @@ class ProblemNotices:
         if notice is None:
             return result
         if ctx.method == "tools/call":
+            lines = [p.line() for p in self.monitor.current.problems]
             if isinstance(result, CallToolResult):
-                return result.model_copy(update={"content": [*result.content, TextContent(text=notice)]})
+                structured = result.structured_content
+                if isinstance(structured, dict) and isinstance(structured.get("notices"), list):
+                    structured = {**structured, "notices": [*structured["notices"], *lines]}
+                content = [*result.content, TextContent(text=notice)]
+                return result.model_copy(update={"content": content, "structured_content": structured})
             if isinstance(result, dict) and isinstance(result.get("content"), list):
                 result["content"].append({"type": "text", "text": notice})
+                structured = result.get("structuredContent")
+                if isinstance(structured, dict) and isinstance(structured.get("notices"), list):
+                    structured["notices"].extend(lines)
         elif ctx.method == "initialize":
             if isinstance(result, dict):
                 result["instructions"] = f"{result.get('instructions') or ''}\n\n{notice}".strip()

@@ -1,0 +1,50 @@
+"""Per-source degradation over MCP: a wiki that cannot be reached is reported with its reason in
+`list_sources`, `orgkb://status` and the search result's notices, while the folder source answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from orgkb.server.app.health import HealthMonitor
+from orgkb.server.app.service import KnowledgeService
+from orgkb.server.embedding.embedder import Embedder
+from orgkb.server.index.indexer import Indexer
+from orgkb.server.mcp.app import build_server
+from tests.conftest import IndexFactory
+
+
+def test_a_wiki_that_is_down_is_reported_and_the_folder_still_answers(make_index: IndexFactory, real_embedder: Embedder, tmp_path: Any) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "parking.md").write_text("# Parking\n\nStaff park in garage B, level -2; badges open the gate.\n")
+    # Port 9 (discard) on loopback: nothing listens, so the wiki is "down".
+    index = make_index(
+        [{"name": "office", "type": "files", "paths": [str(docs)]},
+         {"name": "wiki", "type": "dokuwiki", "url": "http://127.0.0.1:9/", "timeout": 2}],
+        embedder=real_embedder,
+    )
+    monitor = HealthMonitor(index.config, lambda: index.catalog, config_path=str(index.config_path))  # type: ignore[attr-defined]
+    assert [p.kind for p in monitor.current.problems] == ["empty_index"]
+    summary = Indexer(index).run()
+    assert not summary.ok
+    monitor.refresh()
+    [problem] = monitor.current.problems
+    assert problem.kind == "source" and problem.source == "wiki" and problem.message.startswith("source 'wiki' did not sync: ")
+    assert "orgkb check" in problem.fix
+
+    async def calls() -> None:
+        async with Client(build_server(KnowledgeService(index), warm_up=False, health=monitor)) as client:
+            found = await client.call_tool("search", {"query": "where do staff park", "limit": 2})
+            assert not found.is_error and found.structured_content["hits"][0]["source"] == "office"
+            assert any(n.startswith("source 'wiki' did not sync") for n in found.structured_content["notices"])
+            sources = (await client.call_tool("list_sources", {})).structured_content["sources"]
+            errors = {s["name"]: s["last_error"] for s in sources}
+            assert errors["office"] is None and errors["wiki"]
+            status = json.loads((await client.read_resource("orgkb://status")).contents[0].text)
+            assert [p["source"] for p in status["problems"]] == ["wiki"]
+
+    anyio.run(calls)
