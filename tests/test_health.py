@@ -48,3 +48,31 @@ def test_a_wiki_that_is_down_is_reported_and_the_folder_still_answers(make_index
             assert [p["source"] for p in status["problems"]] == ["wiki"]
 
     anyio.run(calls)
+
+
+def test_an_unusable_data_dir_is_one_line_with_the_fix(tmp_path: Any) -> None:
+    from orgkb.server.app.health import storage_problem
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    message = storage_problem(blocker / "index")
+    assert message is not None and "\n" not in message and str(blocker) in message and "data_dir" in message
+    assert storage_problem(tmp_path / "fine") is None
+
+
+def test_a_sync_error_the_catalog_could_not_record_is_reported_until_a_sync_succeeds(make_index: IndexFactory, hashing_embedder: Embedder, tmp_path: Any) -> None:
+    from orgkb.server.index.indexer import SourceSummary
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\ntext\n")
+    index = make_index([{"name": "docs", "type": "files", "paths": [str(docs)]}], embedder=hashing_embedder)
+    Indexer(index).run()
+    monitor = HealthMonitor(index.config, lambda: index.catalog)
+    assert monitor.current.ok
+    full = "no space left on the disk /data/catalog.sqlite3 (No space left on device): set `data_dir` ..."
+    monitor.sync_finished(SourceSummary(source="docs", error=full))
+    [problem] = monitor.current.problems
+    assert problem.source == "docs" and full in problem.message
+    monitor.sync_finished(SourceSummary(source="docs"))
+    assert monitor.current.ok

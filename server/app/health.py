@@ -117,6 +117,8 @@ class HealthMonitor:
         self.log_file = str(log_file) if log_file else None
         self.can_reindex = can_reindex
         self._lock = threading.Lock()
+        # Sync errors the catalog could not record (a full disk), by source, from the last sync of each.
+        self._sync_errors: dict[str, str] = {}
         self._current = Health(log_file=self.log_file)
         self.refresh()
 
@@ -160,7 +162,7 @@ class HealthMonitor:
             catalog = self.catalog()
             counts = catalog.counts()
             for source in self.config.sources:
-                error = catalog.source_state(source.name).last_error
+                error = catalog.source_state(source.name).last_error or self._sync_errors.get(source.name)
                 if error:
                     problems.append(Problem(
                         kind="source", source=source.name, message=f"source {source.name!r} did not sync: {error}",
@@ -183,4 +185,9 @@ class HealthMonitor:
 
     def sync_finished(self, summary: SourceSummary) -> None:
         """Refresh after every sync: its errors, or the index it filled."""
+        with self._lock:
+            if summary.error:
+                self._sync_errors[summary.source] = summary.error
+            else:
+                self._sync_errors.pop(summary.source, None)
         self.refresh()

@@ -91,7 +91,7 @@ def _init_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite an existing config file")
 
 
-@command("init", "write a starter config for some folders (or copy the sample company with --sample)", _init_arguments, config="optional")
+@command("init", "write a starter config for some folders (or copy the sample company with --sample)", _init_arguments, config="handler")
 def init_command(args: argparse.Namespace, _config: object) -> int:
     """Write the config (or copy the sample) and print the next commands."""
     if args.sample:
