@@ -12,6 +12,7 @@ says so in one line, and `orgkb serve` starts anyway and tells the client how to
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -379,14 +380,33 @@ def _build(data: dict[str, Any], base_dir: Path, label: str) -> OrgkbConfig:
 def format_validation_error(
     exc: ValidationError, label: str, data: dict[str, Any], prefix: list[Any] | None = None
 ) -> str:
-    """One line per problem: ``file: sources[0] (handbook).paths: folder not found: /x``."""
+    """One line per problem: ``file: sources[0] (handbook).paths: folder not found: /x``.
+
+    A misspelt required key is one problem, not two: ``pathz: unknown key (did you mean paths?)``
+    stands for both the unknown key and the missing one.
+    """
+    errors = exc.errors()
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    guesses: dict[tuple[Any, ...], str] = {}  # unknown key's location -> the missing key it stands for
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            parent, key = tuple(error["loc"][:-1]), str(error["loc"][-1])
+            siblings = [str(m[-1]) for m in missing if m[:-1] == parent]
+            guess = difflib.get_close_matches(key, siblings, n=1)
+            if guess:
+                guesses[tuple(error["loc"])] = guess[0]
+    explained = {(*loc[:-1], name) for loc, name in guesses.items()}
     lines = []
-    for error in exc.errors():
+    for error in errors:
+        if error["type"] == "missing" and tuple(error["loc"]) in explained:
+            continue
         loc = [*(prefix or []), *error["loc"]]
         where = _describe_location(loc, data)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key"
+            if tuple(error["loc"]) in guesses:
+                message += f" (did you mean {guesses[tuple(error['loc'])]}?)"
         message = message.removeprefix("Value error, ")
         lines.append(f"{label}: {where}: {message}" if where else f"{label}: {message}")
     return "\n".join(lines)

@@ -111,3 +111,10 @@ def test_top_level_typo_and_bad_toml(tmp_path: Path) -> None:
         load_config(_write(tmp_path / "b.toml", "[[sources]\n"))
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_a_misspelt_required_key_is_one_line_that_suggests_the_right_one(tmp_path: Path) -> None:
+    config_path = _write(tmp_path / "orgkb.toml", '[[sources]]\nname = "hb"\ntype = "files"\npathz = ["docs"]\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(config_path)
+    assert str(error.value) == f"{config_path}: sources[0] (hb).pathz: unknown key (did you mean paths?)"
