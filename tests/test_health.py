@@ -76,3 +76,18 @@ def test_a_sync_error_the_catalog_could_not_record_is_reported_until_a_sync_succ
     assert problem.source == "docs" and full in problem.message
     monitor.sync_finished(SourceSummary(source="docs"))
     assert monitor.current.ok
+
+
+def test_a_client_limited_to_some_sources_hears_nothing_about_the_others() -> None:
+    from orgkb.server.app.access import FULL_ACCESS, Access
+    from orgkb.server.app.health import Health, Problem
+
+    health = Health(log_file="/var/log/orgkb/serve.log", problems=[
+        Problem(kind="source", source="hr", message="source 'hr' is disabled: folder not found: /srv/hr", fix="mount it"),
+        Problem(kind="source", source="wiki", message="source 'wiki' did not sync: login failed", fix="check it"),
+        Problem(kind="empty_index", message="the index is empty", fix="run `orgkb index`"),
+    ])
+    limited = health.visible_to(Access(name="sales", sources=frozenset({"wiki"})))
+    assert [p.source for p in limited.problems] == ["wiki", None] and limited.log_file is None
+    assert "hr" not in (limited.notice() or "")
+    assert health.visible_to(FULL_ACCESS) == health

@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from orgkb.server.app.access import Access
 from orgkb.server.config import OrgkbConfig
 from orgkb.server.errors import STORAGE_FIX, describe_storage_error
 from orgkb.server.index.indexer import SourceSummary
@@ -64,6 +65,11 @@ class Health(BaseModel):
         if self.log_file:
             lines.append(f"(details in the server log: {self.log_file})")
         return "orgkb problems right now:\n" + "\n".join(lines)
+
+    def visible_to(self, access: Access) -> Health:
+        """The problems a client with ``access`` may hear of: none about sources hidden from it."""
+        problems = [p for p in self.problems if p.source is None or access.can_see(p.source)]
+        return Health(problems=problems, log_file=self.log_file if not access.limited else None)
 
     def disabled_reason(self, source: str) -> str | None:
         """Why ``source`` is not served, when it is disabled."""

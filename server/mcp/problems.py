@@ -14,6 +14,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel
 
+from orgkb.server.app.access import access_of
 from orgkb.server.app.health import HealthMonitor
 
 
@@ -26,11 +27,13 @@ class ProblemNotices:
     async def middleware(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         """Append the problems to `tools/call` results and to the `initialize` instructions."""
         result = await call_next(ctx)
-        notice = self.monitor.current.notice()
+        # A token limited to some sources hears nothing about the others.
+        health = self.monitor.current.visible_to(access_of(ctx.request))
+        notice = health.notice()
         if notice is None:
             return result
         if ctx.method == "tools/call":
-            lines = [p.line() for p in self.monitor.current.problems]
+            lines = [p.line() for p in health.problems]
             if isinstance(result, CallToolResult):
                 structured = result.structured_content
                 if isinstance(structured, dict) and isinstance(structured.get("notices"), list):

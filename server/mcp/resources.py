@@ -79,8 +79,8 @@ def index_status(service: KnowledgeService, live: LiveIndex, access: Access, hea
         live_sync=activity.enabled,
         writer=activity.writer,
         sources=sources,
-        problems=health.current.problems if health is not None else [],
-        log_file=health.current.log_file if health is not None else None,
+        problems=health.current.visible_to(access).problems if health is not None else [],
+        log_file=health.current.visible_to(access).log_file if health is not None else None,
     )
 
 
