@@ -77,6 +77,8 @@ def test_cli_arguments_follow_the_tools_rules(tmp_path: Path) -> None:
     for limit in ("0", "-5", "51"):
         result = _orgkb("--config", str(config), "search", "x", "--limit", limit)
         assert result.returncode == 2 and "--limit must be between 1 and 50" in result.stderr, limit
+    blank = _orgkb("--config", str(config), "search", "")
+    assert blank.returncode == 2 and "the query must have 1 to 2000 characters" in blank.stderr
     unknown = _orgkb("--config", str(config), "search", "x", "--source", "nope")
     assert unknown.returncode == 2 and "unknown source(s): nope; known: docs" in unknown.stderr
     empty = _orgkb("--config", str(config), "search", "x")

@@ -27,6 +27,9 @@ from orgkb.server.index.indexer import Indexer, IndexSummary, SourceSummary
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.app.service import KnowledgeService
 
+# The search tool's bound on a query (server/mcp/app.py), applied to the command line too.
+MAX_QUERY_CHARS = 2000
+
 # Human-readable output goes to stderr so stdout stays clean for --json and for pipes.
 # Pipes and CI logs get a width that fits the summary table instead of 80 columns.
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
@@ -132,6 +135,8 @@ def _metadata_pairs(pairs: list[str]) -> dict[str, str] | None:
 def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Search and print cited hits (or JSON)."""
     quiet_model_loading()
+    if not 1 <= len(args.query) <= MAX_QUERY_CHARS:
+        raise OrgkbError(f"the query must have 1 to {MAX_QUERY_CHARS} characters, not {len(args.query)}")
     limit = config.search.default_limit if args.limit is None else args.limit
     if not 1 <= limit <= config.search.max_limit:
         raise OrgkbError(f"--limit must be between 1 and {config.search.max_limit} (search.max_limit), not {limit}")
