@@ -35,10 +35,16 @@ def open_log_file(folder: Path | None = None) -> Path | None:
         handler = logging.FileHandler(path, encoding="utf-8")
     except OSError:
         return None
+    root = logging.getLogger()
+    # The file gets orgkb's INFO lines too; stderr keeps the level -v chose.
+    for existing in root.handlers:
+        if existing.level == logging.NOTSET:
+            existing.setLevel(root.getEffectiveLevel())
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
-    logging.getLogger("orgkb").setLevel(min(logging.getLogger("orgkb").getEffectiveLevel(), logging.INFO))
+    root.addHandler(handler)
+    orgkb = logging.getLogger("orgkb")
+    orgkb.setLevel(min(orgkb.getEffectiveLevel(), logging.INFO))
     return path
 
 
