@@ -129,3 +129,27 @@ def test_search_filters_by_metadata_and_date_from_the_command_line(tmp_path: Pat
     assert json.loads(future.stdout)["hits"] == []
     bad = _orgkb("--config", str(config), "search", "travel", "--modified-after", "soon")
     assert bad.returncode == 2 and "modified_after" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_init_writes_a_commented_config_that_loads_and_never_overwrites_one(tmp_path: Path) -> None:
+    from orgkb.server.config import load_config
+
+    (tmp_path / "Team Docs").mkdir()
+    (tmp_path / "b" / "Team Docs").mkdir(parents=True)
+    config = tmp_path / "conf" / "orgkb.toml"
+    made = _orgkb("--config", str(config), "init", str(tmp_path / "Team Docs"), str(tmp_path / "b" / "Team Docs"))
+    assert made.returncode == 0, made.stderr
+    assert f"orgkb --config {config} index" in made.stderr
+    loaded = load_config(config)
+    assert [s.name for s in loaded.sources] == ["Team-Docs", "Team-Docs-2"]
+    assert loaded.data_dir == config.parent / ".orgkb"
+    assert "# [search]" in config.read_text(encoding="utf-8")
+    again = _orgkb("--config", str(config), "init", str(tmp_path / "Team Docs"))
+    assert again.returncode == 2 and "exists: edit it, or pass --force" in again.stderr
+    missing = _orgkb("--config", str(tmp_path / "other.toml"), "init", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and f"folder not found: {tmp_path / 'nope'}" in missing.stderr
+    assert not (tmp_path / "other.toml").exists()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    busy = _orgkb("init", "--sample", "--dest", str(tmp_path / "full"))
+    assert busy.returncode == 2 and "is not empty" in busy.stderr
