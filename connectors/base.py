@@ -43,6 +43,15 @@ class CursorExpired(ConnectorError):
     """
 
 
+class SourceUnavailable(ValueError):
+    """Raised by a source config validator when the config is right but what it names is not there
+    now (a missing folder or file, an unmounted share).
+
+    The config loader then disables that one source, with this message as the reason, and every
+    other source keeps serving; any other validation error refuses the config.
+    """
+
+
 class DocumentError(Exception):
     """One document cannot be read or parsed; the rest of the source is unaffected."""
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from orgkb.connectors.base import BaseConnector, ConnectorType, ConnectorError, Document, DocumentRef, Failure, SourceConfig
+from orgkb.connectors.base import BaseConnector, ConnectorError, ConnectorType, Document, DocumentRef, Failure, SourceConfig, SourceUnavailable
 from orgkb.connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
 from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.posix_permissions import posix_permissions
@@ -52,7 +52,7 @@ class FilesConfig(FileFilterConfig):
             if _is_system_folder(full):
                 raise ValueError(f"{full} is a kernel view (/proc, /sys, /dev), not a folder of documents")
             if not full.is_dir():
-                raise ValueError(f"folder not found: {full}")
+                raise SourceUnavailable(f"folder not found: {full}")
             resolved.append(full)
         return resolved
 

@@ -37,6 +37,7 @@ from orgkb.connectors.base import (
     MetadataValue,
     Section,
     SourceConfig,
+    SourceUnavailable,
 )
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -71,7 +72,7 @@ class JsonlConfig(SourceConfig):
         for pattern in value:
             full = SourceConfig.resolve_path(pattern, info)
             if not _GLOB_CHARS.search(pattern) and not full.is_file():
-                raise ValueError(f"file not found: {full}")
+                raise SourceUnavailable(f"file not found: {full}")
             resolved.append(str(full))
         return resolved
 

@@ -1,24 +1,65 @@
 """The config file: one TOML file validated by pydantic, with env vars for secrets and paths.
 
 Relative paths resolve against the config file's folder, so a config can travel with the
-folders it indexes. A wrong key or a missing folder is reported as one line naming it.
+folders it indexes. A wrong key is reported as one line naming it. A source whose folder or
+file is missing is disabled with that reason (`OrgkbConfig.unavailable_sources`) while the
+others keep serving.
+
+The file is looked up in order: ``--config``, env ORGKB_CONFIG, ./orgkb.toml, then the per-user
+config folder (`user_config_file`). Without a config file there is no index to serve: the CLI
+says so in one line, and `orgkb serve` starts anyway and tells the client how to fix it.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+import platformdirs
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from orgkb.connectors.base import SourceConfig
+from orgkb.connectors.base import SourceConfig, SourceUnavailable
 from orgkb.connectors.registry import UnknownConnectorType, connector_type
 from orgkb.server.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "orgkb.toml"
 DEFAULT_MODEL = "default"
+APP_NAME = "orgkb"
+
+
+def user_config_file() -> Path:
+    """The per-user config file (``~/.config/orgkb/orgkb.toml`` on Linux, the platform's equivalent elsewhere)."""
+    return platformdirs.user_config_path(APP_NAME, appauthor=False) / DEFAULT_CONFIG_NAME
+
+
+def user_data_dir() -> Path:
+    """The per-user folder for index data when no config names one (``~/.local/share/orgkb`` on Linux)."""
+    return platformdirs.user_data_path(APP_NAME, appauthor=False)
+
+
+def user_log_dir() -> Path:
+    """Where `orgkb serve` writes its log file (``~/.local/state/orgkb/log`` on Linux)."""
+    return platformdirs.user_log_path(APP_NAME, appauthor=False)
+
+
+def no_config_message() -> str:
+    """The one line said when no config file exists anywhere orgkb looks."""
+    return (
+        f"no config file (looked for --config, $ORGKB_CONFIG, ./{DEFAULT_CONFIG_NAME} and {user_config_file()}): "
+        "run `orgkb init FOLDER` to index a folder, or `orgkb init --sample` to try the sample company"
+    )
 
 
 class _Section(BaseModel):
@@ -236,8 +277,19 @@ class ServerConfig(_Section):
     )
 
 
+class UnavailableSource(BaseModel):
+    """A configured source that is disabled because what it names is not there (see `SourceUnavailable`)."""
+
+    name: str
+    type: str
+    reason: str
+
+
 class OrgkbConfig(_Section):
     """The whole config file."""
+
+    # Sources disabled at load time; not a config key (set by `load_config`).
+    _unavailable: list[UnavailableSource] = PrivateAttr(default_factory=list)
 
     data_dir: Path = Field(default=Path(".orgkb"), validate_default=True, description="Index data; env ORGKB_DATA_DIR overrides.")
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
@@ -268,9 +320,14 @@ class OrgkbConfig(_Section):
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return self
 
+    @property
+    def unavailable_sources(self) -> list[UnavailableSource]:
+        """Sources disabled because their folder or file is missing, each with the reason."""
+        return list(self._unavailable)
+
     @model_validator(mode="after")
-    def _token_sources_exist(self) -> OrgkbConfig:
-        names = {s.name for s in self.sources}
+    def _token_sources_exist(self, info: ValidationInfo) -> OrgkbConfig:
+        names = {s.name for s in self.sources} | {s.name for s in (info.context or {}).get("unavailable", [])}
         for token in self.server.http.tokens:
             unknown = sorted(set(token.sources or []) - names)
             if unknown:
@@ -282,6 +339,9 @@ class OrgkbConfig(_Section):
         for source in self.sources:
             if source.name == name:
                 return source
+        for unavailable in self._unavailable:
+            if unavailable.name == name:
+                raise ConfigError(f"source {name!r} is disabled: {unavailable.reason}")
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(f"no source named {name!r} (configured: {known})")
 
@@ -296,7 +356,11 @@ def _source_model(item: Any) -> type[SourceConfig]:
 
 
 def _validate_source_entries(raw: Any, context: dict[str, Any], label: str, data: dict[str, Any]) -> list[SourceConfig]:
-    """Validate each [[sources]] entry by its type's model, reporting errors with their position."""
+    """Validate each [[sources]] entry by its type's model, reporting errors with their position.
+
+    An entry that fails only because what it names is missing (`SourceUnavailable`) is left out
+    and recorded in ``context["unavailable"]``; any other problem is a `ConfigError`.
+    """
     if not isinstance(raw, list):
         raise ConfigError(f"{label}: `sources` must be a list of [[sources]] tables")
     parsed: list[SourceConfig] = []
@@ -310,30 +374,58 @@ def _validate_source_entries(raw: Any, context: dict[str, Any], label: str, data
         try:
             parsed.append(model.model_validate(item, context=context))
         except ValidationError as exc:
-            lines.append(format_validation_error(exc, label, data, prefix=["sources", index]))
+            reasons = _unavailable_reasons(exc)
+            if reasons and isinstance(item.get("name"), str):
+                context.setdefault("unavailable", []).append(
+                    UnavailableSource(name=item["name"], type=str(item["type"]), reason="; ".join(reasons))
+                )
+            else:
+                lines.append(format_validation_error(exc, label, data, prefix=["sources", index]))
     if lines:
         raise ConfigError("\n".join(lines))
     return parsed
 
 
+def _unavailable_reasons(exc: ValidationError) -> list[str]:
+    """The messages of ``exc`` when every error in it is a `SourceUnavailable`; else empty."""
+    reasons = []
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        if not isinstance(cause, SourceUnavailable):
+            return []
+        reasons.append(str(cause))
+    return reasons
+
+
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """The config file to use: ``--config``, else env ORGKB_CONFIG, else ./orgkb.toml if present."""
+    """The config file to use: ``--config``, env ORGKB_CONFIG, ./orgkb.toml, the per-user file; None if none."""
     if explicit:
         return Path(explicit).expanduser().resolve()
     env = os.environ.get("ORGKB_CONFIG")
     if env:
         return Path(env).expanduser().resolve()
-    default = Path.cwd() / DEFAULT_CONFIG_NAME
-    return default.resolve() if default.exists() else None
+    for candidate in (Path.cwd() / DEFAULT_CONFIG_NAME, user_config_file()):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> OrgkbConfig:
-    """Read, validate and resolve the config; raise `ConfigError` with one readable line per problem."""
+def empty_config() -> OrgkbConfig:
+    """A config with no sources and the per-user data folder (what `serve` runs on when the config is unusable)."""
+    return _build(data={}, base_dir=user_data_dir(), label="(no config file)")
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, required: bool = True) -> OrgkbConfig:
+    """Read, validate and resolve the config; raise `ConfigError` with one readable line per problem.
+
+    With no config file anywhere orgkb looks, ``required`` makes that a `ConfigError` too;
+    otherwise the result is `empty_config()` (for commands that need no sources).
+    """
     config_path = find_config_path(path)
     if config_path is None:
-        data: dict[str, Any] = {}
-        base_dir = Path.cwd()
-        label = "(no config file)"
+        if required:
+            raise ConfigError(no_config_message())
+        return empty_config()
     else:
         label = str(config_path)
         try:
@@ -345,29 +437,57 @@ def load_config(path: str | os.PathLike[str] | None = None) -> OrgkbConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
         base_dir = config_path.parent
+    return _build(data, base_dir, label)
+
+
+def _build(data: dict[str, Any], base_dir: Path, label: str) -> OrgkbConfig:
     env_data_dir = os.environ.get("ORGKB_DATA_DIR")
     if env_data_dir:
         data["data_dir"] = str(Path(env_data_dir).expanduser().resolve())
-    context = {"base_dir": base_dir}
+    elif label == "(no config file)":
+        # Never the working directory a client happens to start in (Claude Desktop starts in /).
+        data["data_dir"] = str(user_data_dir())
+    context: dict[str, Any] = {"base_dir": base_dir}
     if "sources" in data:
         data = {**data, "sources": _validate_source_entries(data["sources"], context, label, data)}
     try:
-        return OrgkbConfig.model_validate(data, context=context)
+        config = OrgkbConfig.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, label, data)) from None
+    config._unavailable = list(context.get("unavailable", []))
+    return config
 
 
 def format_validation_error(
     exc: ValidationError, label: str, data: dict[str, Any], prefix: list[Any] | None = None
 ) -> str:
-    """One line per problem: ``file: sources[0] (handbook).paths: folder not found: /x``."""
+    """One line per problem: ``file: sources[0] (handbook).paths: folder not found: /x``.
+
+    A misspelt required key is one problem, not two: ``pathz: unknown key (did you mean paths?)``
+    stands for both the unknown key and the missing one.
+    """
+    errors = exc.errors()
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    guesses: dict[tuple[Any, ...], str] = {}  # unknown key's location -> the missing key it stands for
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            parent, key = tuple(error["loc"][:-1]), str(error["loc"][-1])
+            siblings = [str(m[-1]) for m in missing if m[:-1] == parent]
+            guess = difflib.get_close_matches(key, siblings, n=1)
+            if guess:
+                guesses[tuple(error["loc"])] = guess[0]
+    explained = {(*loc[:-1], name) for loc, name in guesses.items()}
     lines = []
-    for error in exc.errors():
+    for error in errors:
+        if error["type"] == "missing" and tuple(error["loc"]) in explained:
+            continue
         loc = [*(prefix or []), *error["loc"]]
         where = _describe_location(loc, data)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key"
+            if tuple(error["loc"]) in guesses:
+                message += f" (did you mean {guesses[tuple(error['loc'])]}?)"
         message = message.removeprefix("Value error, ")
         lines.append(f"{label}: {where}: {message}" if where else f"{label}: {message}")
     return "\n".join(lines)

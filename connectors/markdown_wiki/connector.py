@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from orgkb.connectors.base import BaseConnector, ConnectorError, ConnectorType, Document, DocumentError, DocumentRef, Failure, SourceConfig
+from orgkb.connectors.base import BaseConnector, ConnectorError, ConnectorType, Document, DocumentError, DocumentRef, Failure, SourceConfig, SourceUnavailable
 from orgkb.connectors.files import LocalTree
 from orgkb.connectors.filetree import FileFilterConfig, TreeScanner
 from orgkb.connectors.formats import ParsedFile, SkipFile
@@ -44,7 +44,7 @@ class MarkdownWikiConfig(FileFilterConfig):
     def _resolve_path(cls, value: Path, info: ValidationInfo) -> Path:
         full = SourceConfig.resolve_path(value, info)
         if not full.is_dir():
-            raise ValueError(f"folder not found: {full}")
+            raise SourceUnavailable(f"folder not found: {full}")
         return full
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from orgkb.connectors.base import Failure, MetadataValue
+from orgkb.server.app.health import Problem
 from orgkb.server.index.live import SourceActivity
 
 
@@ -43,6 +44,7 @@ class SourceInfo(BaseModel):
     last_sync: datetime | None
     last_error: str | None
     failures: list[Failure] = Field(default_factory=list)
+    disabled: str | None = Field(default=None, description="Why the source is not served (e.g. its folder is missing).")
 
 
 class SourceList(BaseModel):
@@ -66,3 +68,5 @@ class IndexStatus(BaseModel):
     live_sync: bool
     writer: str
     sources: list[SourceStatus]
+    problems: list[Problem] = Field(default_factory=list, description="What is wrong now, each with its fix.")
+    log_file: str | None = None

@@ -28,6 +28,7 @@ from orgkb.connectors.identifiers import (
 )
 from orgkb.connectors.registry import connector_type
 from orgkb.server.app.access import FULL_ACCESS, Access
+from orgkb.server.app.health import Health, HealthMonitor
 from orgkb.server.app.principal import Principal
 from orgkb.server.app.databases import DescribedTable, QueryResult, SqlService, TableList
 from orgkb.server.app.results import FetchedDocument, IndexStatus, SourceInfo, SourceList, SourceStatus
@@ -55,6 +56,7 @@ class OrgkbService:
         live: LiveIndex | None = None,
         databases: SqlService | None = None,
         searcher: Searcher | None = None,
+        health: HealthMonitor | None = None,
     ) -> None:
         config = index.config
         self._index = index
@@ -64,6 +66,9 @@ class OrgkbService:
         # writer of this process, so a `reindex` call waits for any sync already running.
         self._live = live or LiveIndex(index, config.server.live.model_copy(update={"enabled": False}))
         self._databases = databases or SqlService(config)
+        self._health = health
+        if health is not None:
+            self._live.add_listener(health)  # a sync's end refreshes the problems
         self._warm = threading.Event()
         self.warm_error: str | None = None
         local = config.server.principal
@@ -341,14 +346,31 @@ class CallerView:
                     failures=catalog.failures(source.name),
                 )
             )
+        for unavailable in self._service._config.unavailable_sources:
+            if self.access.can_see(unavailable.name):
+                documents, chunks = counts.get(unavailable.name, (0, 0))
+                infos.append(
+                    SourceInfo(
+                        name=unavailable.name, type=unavailable.type, description=connector_type(unavailable.type).description,
+                        documents=documents, chunks=chunks, last_sync=None, last_error=None, disabled=unavailable.reason,
+                    )
+                )
         return SourceList(sources=infos)
+
+    def health(self) -> Health | None:
+        """What is wrong now (config, sources, storage, an empty index), as this caller may hear it."""
+        monitor = self._service._health
+        return monitor.current.visible_to(self.access) if monitor is not None else None
 
     def status(self) -> IndexStatus:
         """The index status, counting only the sources this caller may see."""
         live = self._service._live
         activity = live.status()
         sources = [SourceStatus(**info.model_dump(), sync=live.activity(info.name)) for info in self.list_sources().sources]
+        health = self.health()
         return IndexStatus(
+            problems=health.problems if health is not None else [],
+            log_file=health.log_file if health is not None else None,
             embedding_model=self._service._index.catalog.get_meta("embedding_model"),
             documents=sum(s.documents for s in sources),
             chunks=sum(s.chunks for s in sources),

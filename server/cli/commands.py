@@ -1,4 +1,8 @@
-"""Handlers of the `orgkb` subcommands (index, search, serve, status)."""
+"""Handlers of the `orgkb` subcommands (index, search, serve, status, check).
+
+Arguments follow the MCP tools' rules (the same limits, "unknown source" for a source that is
+not configured) and every mistake is one line on stderr with a non-zero exit.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,16 @@ from rich.table import Table
 
 from orgkb.connectors.base import ConnectorError
 from orgkb.connectors.registry import open_connector
-from orgkb.server.cli.registry import command, print_json, quiet_model_loading
-from orgkb.server.config import OrgkbConfig
-from orgkb.server.errors import InvalidArgumentError, OrgkbError
-from orgkb.server.index.indexer import IndexSummary, SourceSummary
+from orgkb.server.app.health import Health, HealthMonitor
 from orgkb.server.app.service import OrgkbService
+from orgkb.server.cli.registry import command, print_json, quiet_model_loading
+from orgkb.server.config import OrgkbConfig, empty_config, find_config_path, load_config
+from orgkb.server.errors import ConfigError, InvalidArgumentError, OrgkbError
+from orgkb.server.index.indexer import IndexSummary, SourceSummary
+from orgkb.server.index.knowledge import KnowledgeIndex
+
+# The search tool's bound on a query (server/mcp/app.py), applied to the command line too.
+MAX_QUERY_CHARS = 2000
 
 # Human-readable output goes to stderr so stdout stays clean for --json and for pipes.
 # Pipes and CI logs get a width that fits the summary table instead of 80 columns.
@@ -53,8 +62,12 @@ def _index_arguments(parser: argparse.ArgumentParser) -> None:
 def index_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Sync sources into the index and print a summary."""
     quiet_model_loading()
+    for unavailable in config.unavailable_sources:
+        console.print(f"[red]{escape(unavailable.name)}: disabled: {escape(unavailable.reason)}", highlight=False)
+    _refuse_disabled(config, args.source)
     if not config.sources:
-        console.print("[yellow]No sources configured: add [[sources]] entries to the config file.")
+        if not config.unavailable_sources:
+            console.print("[yellow]No sources configured: add [[sources]] entries to the config file.")
         return 2
     local = OrgkbService.from_config(config).local()
     columns = [SpinnerColumn(), TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed:>6.0f} docs"),
@@ -62,7 +75,15 @@ def index_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     with Progress(*columns, console=console, transient=False) as progress:
         summary = local.reindex(args.source, full=args.full, progress=RichProgress(progress))
     print_summary(summary)
-    return 0 if summary.ok else 1
+    return 0 if summary.ok and not config.unavailable_sources else 1
+
+
+def _refuse_disabled(config: OrgkbConfig, requested: list[str] | None) -> None:
+    """A source the config names but that is disabled (its folder is missing...) is an error to ask for."""
+    disabled = {u.name: u.reason for u in config.unavailable_sources}
+    for name in requested or []:
+        if name in disabled:
+            raise OrgkbError(f"source {name!r} is disabled: {disabled[name]}")
 
 
 def print_summary(summary: IndexSummary) -> None:
@@ -122,9 +143,15 @@ def _datetime_argument(flag: str, value: str | None) -> datetime | None:
 def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Search and print cited hits (or JSON)."""
     quiet_model_loading()
+    if not 1 <= len(args.query) <= MAX_QUERY_CHARS:
+        raise OrgkbError(f"the query must have 1 to {MAX_QUERY_CHARS} characters, not {len(args.query)}")
+    limit = config.search.default_limit if args.limit is None else args.limit
+    if not 1 <= limit <= config.search.max_limit:
+        raise OrgkbError(f"--limit must be between 1 and {config.search.max_limit} (search.max_limit), not {limit}")
+    _refuse_disabled(config, args.source)
     response = OrgkbService.from_config(config).local().search(
         args.query,
-        limit=args.limit,
+        limit=limit,
         mode=args.mode,
         sources=args.source,
         path_prefix=args.path_prefix,
@@ -133,9 +160,12 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
         modified_before=_datetime_argument("--modified-before", args.modified_before),
         metadata=_metadata_pairs(args.meta),
     )
+    problems = _health(config, args).problems
     if args.json:
-        print_json(response.model_dump(mode="json"))
+        print_json({**response.model_dump(mode="json"), "problems": [p.model_dump() for p in problems]})
         return 0
+    for problem in problems:
+        console.print(f"[yellow]{escape(problem.line())}", highlight=False, soft_wrap=True)
     out = Console(soft_wrap=True)
     if not response.hits:
         out.print(f"No results for {args.query!r}.")
@@ -159,14 +189,26 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warm-up", action="store_true", help="load the model on first use instead of at start")
 
 
-@command("serve", "run the MCP server (stdio by default, or --transport http)", _serve_arguments)
-def serve_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
-    """Run the MCP server; it keeps the index in sync with the sources while it runs."""
+@command("serve", "run the MCP server (stdio by default, or --transport http)", _serve_arguments, config="handler")
+def serve_command(args: argparse.Namespace, _config: None) -> int:
+    """Run the MCP server; it keeps the index in sync with the sources while it runs.
+
+    A config that cannot be used does not stop it: it starts and tells the client what to fix.
+    """
     quiet_model_loading()
     from orgkb.server.mcp.serving import serve
 
+    config_error = None
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        config, config_error = empty_config(), str(exc)
+        print(f"orgkb: {exc}", file=sys.stderr)
+    config_path = find_config_path(args.config)
     serve(
         config,
+        config_error=config_error,
+        config_path=str(config_path) if config_path else None,
         transport=args.transport,
         host=args.host,
         port=args.port,
@@ -177,45 +219,79 @@ def serve_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     return 0
 
 
-def _status_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true")
+def _json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-@command("status", "show what is indexed, per source", _status_arguments)
+def _health(config: OrgkbConfig, args: argparse.Namespace) -> Health:
+    path = find_config_path(args.config)
+    index = KnowledgeIndex(config)
+    monitor = HealthMonitor(config, lambda: index.catalog, config_path=str(path) if path else None, can_reindex=False)
+    return monitor.current
+
+
+@command("status", "show what is indexed, per source, and what is wrong", _json_argument)
 def status_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
-    """Print per-source document counts, last sync and failures."""
+    """Print per-source document counts, last sync and failures, then every problem with its fix."""
     sources = OrgkbService.from_config(config).local().list_sources()
+    health = _health(config, args)
     if args.json:
-        print_json(sources.model_dump(mode="json"))
+        print_json({**sources.model_dump(mode="json"), "problems": [p.model_dump() for p in health.problems]})
         return 0
-    out = Console()
-    table = Table(title=f"orgkb index at {config.data_dir}")
+    out = Console(soft_wrap=False)
+    table = Table(title=f"orgkb index at {config.data_dir}", title_justify="left")
+    # Folded, never cut: a long source name or error wraps inside its cell at any width.
     for column in ("source", "type", "documents", "chunks", "last sync", "failures", "error"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for s in sources.sources:
         last = s.last_sync.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if s.last_sync else "never"
         failures = sum(1 for f in s.failures if not f.skipped)
-        table.add_row(s.name, s.type, str(s.documents), str(s.chunks), last, str(failures), s.last_error or "")
-    out.print(table)
+        error = f"disabled: {s.disabled}" if s.disabled else s.last_error or ""
+        table.add_row(escape(s.name), s.type, str(s.documents), str(s.chunks), last, str(failures), escape(error))
+    if out.measure(table, options=out.options.update_width(10_000)).maximum <= out.width:
+        out.print(table)
+    else:
+        # Too narrow for the table (or a pipe's 80 columns): one line per source, wrapped, never cut.
+        out.print(f"orgkb index at {escape(str(config.data_dir))}", highlight=False)
+        for s in sources.sources:
+            last = s.last_sync.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if s.last_sync else "never"
+            error = f"disabled: {s.disabled}" if s.disabled else s.last_error
+            line = f"{s.name} ({s.type}): {s.documents} documents, {s.chunks} chunks, last sync {last}"
+            failures = sum(1 for f in s.failures if not f.skipped)
+            line += f", {failures} failures" if failures else ""
+            out.print(escape(line + (f"; error: {error}" if error else "")), highlight=False, soft_wrap=True)
+    for problem in health.problems:
+        out.print(f"[yellow]! {escape(problem.line())}", highlight=False, soft_wrap=True)
     return 0
 
 
-@command("check", "check that every source is reachable and its credentials work")
+@command("check", "check that every source is reachable and its credentials work", _json_argument)
 def check_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Run each connector's check; one line per source: ok, warnings, or the error."""
-    out = Console(soft_wrap=True)
-    failed = False
+    results: list[dict[str, object]] = [
+        {"source": u.name, "type": u.type, "ok": False, "error": f"disabled: {u.reason}", "warnings": []}
+        for u in config.unavailable_sources
+    ]
     for source in config.sources:
         try:
             with open_connector(source) as connector:
                 warnings = connector.check()
         except ConnectorError as exc:
-            failed = True
             # Connector messages usually start with the source name already.
             message = str(exc).removeprefix(f"{source.name}: ")
-            out.print(f"[red]✗ {escape(source.name)}[/red]: {escape(message)}", highlight=False)
+            results.append({"source": source.name, "type": source.type, "ok": False, "error": message, "warnings": []})
             continue
-        out.print(f"[green]✓ {escape(source.name)}[/green] ({source.type})", highlight=False)
-        for warning in warnings or []:
+        results.append({"source": source.name, "type": source.type, "ok": True, "error": None, "warnings": warnings or []})
+    failed = any(not r["ok"] for r in results)
+    if args.json:
+        print_json({"sources": results})
+        return 1 if failed else 0
+    out = Console(soft_wrap=True)
+    for r in results:
+        if not r["ok"]:
+            out.print(f"[red]✗ {escape(str(r['source']))}[/red]: {escape(str(r['error']))}", highlight=False)
+            continue
+        out.print(f"[green]✓ {escape(str(r['source']))}[/green] ({r['type']})", highlight=False)
+        for warning in r["warnings"]:  # type: ignore[attr-defined]
             out.print(f"  [yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     return 1 if failed else 0

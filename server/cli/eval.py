@@ -30,7 +30,7 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-run", type=Path, metavar="FILE", help="also write the rankings in TREC run format")
 
 
-@command("eval", "measure search quality and speed on a BEIR data set", _eval_arguments)
+@command("eval", "measure search quality and speed on a BEIR data set", _eval_arguments, config="optional")
 def eval_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Index the corpus through the connector pipeline, run every query through search, print figures."""
     quiet_model_loading()

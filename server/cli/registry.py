@@ -12,35 +12,52 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from orgkb.server.config import OrgkbConfig
-
-Command = Callable[[argparse.Namespace, OrgkbConfig], int]
+Command = Callable[[argparse.Namespace, Any], int]
 Configure = Callable[[argparse.ArgumentParser], None]
+# "required": no usable config is a one-line error; "optional": the command runs without one
+# (sources-free defaults); "handler": the handler loads it itself (`serve` starts despite errors).
+ConfigNeed = Literal["required", "optional", "handler"]
 
 
 class Subcommand:
-    """A registered subcommand: its help, how to add its arguments, and its handler."""
+    """A registered subcommand: its help, how to add its arguments, its handler, and whether it needs a config."""
 
-    def __init__(self, name: str, help: str, configure: Configure, handler: Command) -> None:
+    def __init__(self, name: str, help: str, configure: Configure, handler: Command, config: ConfigNeed = "required") -> None:
         self.name = name
         self.help = help
         self.configure = configure
         self.handler = handler
+        self.config = config
 
 
 COMMANDS: dict[str, Subcommand] = {}
 
 
-def command(name: str, help: str, configure: Configure | None = None) -> Callable[[Command], Command]:
-    """Register a subcommand: ``@command("index", "build the index", add_arguments)``."""
+def command(
+    name: str, help: str, configure: Configure | None = None, config: ConfigNeed = "required"
+) -> Callable[[Command], Command]:
+    """Register a subcommand: ``@command("index", "build the index", add_arguments)``.
+
+    The handler gets the loaded `OrgkbConfig` (``config="handler"``: None, it loads its own).
+    """
 
     def decorator(function: Command) -> Command:
-        COMMANDS[name] = Subcommand(name, help, configure or (lambda _parser: None), function)
+        COMMANDS[name] = Subcommand(name, help, configure or (lambda _parser: None), function, config)
         return function
 
     return decorator
+
+
+def package_version() -> str:
+    """The installed orgkb version ("0" when running from a checkout without metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("orgkb")
+    except PackageNotFoundError:
+        return "0"
 
 
 def print_json(payload: Any) -> None:

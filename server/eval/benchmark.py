@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -214,7 +213,7 @@ def run_eval(
         documents=counts[0],
         chunks=counts[1],
         index_seconds=seconds,
-        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        peak_rss_mb=_peak_rss_mb(),
         fusion=config.search.fusion if mode == "hybrid" else "none",
         reranker=reranker,
         notices=notices,
@@ -244,3 +243,12 @@ def write_run(path: Path, runs: dict[str, list[str]]) -> None:
         for qid, ranking in runs.items():
             for rank, doc in enumerate(ranking, start=1):
                 handle.write(f"{qid} Q0 {doc} {rank} {1 / rank:.6f} orgkb\n")
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (0 where the OS has no `resource` module: Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from orgkb.connectors.base import WatchableConnector
 from orgkb.connectors.registry import build_connector
 from orgkb.server.config import LiveSyncConfig
-from orgkb.server.errors import IndexBusyError, OrgkbError
+from orgkb.server.errors import IndexBusyError, OrgkbError, describe_storage_error
 from orgkb.server.index.folder_watch import FolderWatcher
 from orgkb.server.index.indexer import IndexChange, Indexer, IndexSummary, Progress, SourceSummary
 from orgkb.server.index.knowledge import KnowledgeIndex
@@ -219,9 +219,17 @@ class LiveIndex:
             names = None if ALL in due else due
             try:
                 summary = self._run(names, full=False, progress=None)
-            except Exception:  # noqa: BLE001 - the sync thread must outlive any one failure
-                log.exception("live sync of %s failed", ", ".join(names or ["all sources"]))
-                summary = IndexSummary()
+            except Exception as exc:  # noqa: BLE001 - the sync thread must outlive any one failure
+                # A full disk or an unwritable data dir is one line (and reaches the listeners), not a traceback.
+                storage = describe_storage_error(exc)
+                if storage is None:
+                    log.exception("live sync of %s failed", ", ".join(names or ["all sources"]))
+                else:
+                    log.error("live sync of %s stopped: %s", ", ".join(names or ["all sources"]), storage)
+                targets = names or [s.name for s in self.index.config.sources]
+                summary = IndexSummary(sources=[SourceSummary(source=n, error=storage or str(exc)) for n in targets])
+                for result in summary.sources:
+                    self._notify(lambda listener, result=result: listener.sync_finished(result))
             self._reschedule(summary)
 
     def _reschedule(self, summary: IndexSummary) -> None:

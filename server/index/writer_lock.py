@@ -1,23 +1,26 @@
-"""One writer per data directory: an fcntl lock on ``<data_dir>/index.lock``.
+"""One writer per data directory: a file lock on ``<data_dir>/index.lock``.
 
 Embedded Chroma is not safe for two processes writing the same folder, so whoever writes the
 index holds this lock: `orgkb index` for one run, `orgkb serve` with live sync for its whole
-life. Inside the holding process, index runs take turns through a thread lock. The lock file
-names its holder (pid and command), so a refused writer can say who to wait for.
+life. Inside the holding process, index runs take turns through a thread lock. The lock is the
+`filelock` package's (fcntl on POSIX, msvcrt on Windows); ``index.holder`` beside it names the
+holder (pid and command), so a refused writer can say who to wait for.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from orgkb.server.errors import IndexBusyError
 
 LOCK_NAME = "index.lock"
+HOLDER_NAME = "index.holder"
 
 # Data directories whose lock this process holds for its lifetime (`orgkb serve`).
 _held: dict[Path, WriterLock] = {}
@@ -30,47 +33,45 @@ class WriterLock:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()
         self.path = self.data_dir / LOCK_NAME
-        self._fd: int | None = None
+        self.holder_path = self.data_dir / HOLDER_NAME
+        self._lock: FileLock | None = None
         # Index runs inside the holding process take turns on this.
         self.turn = threading.Lock()
 
     @property
     def held(self) -> bool:
         """True while this process holds the lock."""
-        return self._fd is not None
+        return self._lock is not None
 
     def try_acquire(self, holder: str) -> bool:
-        """Take the lock without waiting; record ``holder`` in the file. False when another process has it."""
-        if self._fd is not None:
+        """Take the lock without waiting; record ``holder`` beside it. False when another process has it."""
+        if self._lock is not None:
             return True
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # Opened without truncating: the file names the current holder until we own it.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # One lock object per acquisition, not shared by threads: the lock belongs to this process.
+        lock = FileLock(self.path, timeout=0, thread_local=False)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+            lock.acquire()
+        except Timeout:
             return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {holder}\n".encode())
-        self._fd = fd
+        self.holder_path.write_text(f"{os.getpid()} {holder}\n", encoding="utf-8")
+        self._lock = lock
         return True
 
     def release(self) -> None:
         """Give the lock up (idempotent)."""
-        if self._fd is None:
+        if self._lock is None:
             return
-        fd, self._fd = self._fd, None
+        lock, self._lock = self._lock, None
         try:
-            os.ftruncate(fd, 0)
+            self.holder_path.write_text("", encoding="utf-8")
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            lock.release(force=True)
 
     def holder(self) -> str:
-        """Who holds the lock, as written in the lock file (``pid command``), or "another process"."""
+        """Who holds the lock, as recorded beside it (``pid command``), or "another process"."""
         try:
-            text = self.path.read_text(encoding="utf-8").strip()
+            text = self.holder_path.read_text(encoding="utf-8").strip()
         except OSError:
             text = ""
         if not text:

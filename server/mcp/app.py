@@ -33,6 +33,7 @@ from orgkb.server.app.results import FetchedDocument, SourceList
 from orgkb.server.app.service import DEFAULT_FETCH_CHARS, OrgkbService
 from orgkb.server.mcp import completions, databases, prompts, reindex, resources
 from orgkb.server.mcp.notify import SessionHub
+from orgkb.server.mcp.problems import problem_notices
 from orgkb.server.mcp.support import READ_ONLY, OrgkbState, blocking, caller_of, lowlevel
 from orgkb.server.search.searcher import SearchHit, SearchMode, SearchResponse
 
@@ -129,7 +130,7 @@ def build_server(
         lifespan=lifespan,
         log_level="WARNING",
         subscriptions=hub.bus,
-        middleware=[hub.middleware],
+        middleware=[hub.middleware, problem_notices],
     )
     # Listen streams only ever carry what the caller may see.
     lowlevel(server).add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, hub.scoped_listen)

@@ -1,0 +1,1 @@
+"""The sample company (Brightwater Analytics GmbH), shipped as package data for `orgkb init --sample`."""
