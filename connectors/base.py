@@ -183,6 +183,12 @@ class SourceConfig(BaseModel):
         description="Sources with incremental sync list everything again after this many seconds, "
         "to reconcile what their change feed cannot report (e.g. pages purged without a trace).",
     )
+    language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}$",
+        description='The language every document of this source is written in ("ro", "en"); detected per '
+        "document and section when unset.",
+    )
 
     @staticmethod
     def resolve_path(value: str | Path, info: ValidationInfo) -> Path:

@@ -51,6 +51,7 @@ class SourceInfo(BaseModel):
     last_sync: datetime | None
     last_error: str | None
     failures: list[Failure] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list, description="Languages its passages are written in, most used first.")
 
 
 class SourceList(BaseModel):
@@ -128,6 +129,7 @@ class KnowledgeService:
         """Configured sources (those ``access`` may see) with their document counts and sync state."""
         catalog = self.index.catalog
         counts = catalog.counts()
+        languages = catalog.source_languages()
         infos = []
         for source in self.index.config.sources:
             if not access.can_see(source.name):
@@ -144,6 +146,7 @@ class KnowledgeService:
                     last_sync=datetime.fromtimestamp(state.last_sync, tz=UTC) if state.last_sync else None,
                     last_error=state.last_error,
                     failures=catalog.failures(source.name),
+                    languages=languages.get(source.name, []),
                 )
             )
         return SourceList(sources=infos)

@@ -35,6 +35,7 @@ from orgkb.server.errors import OrgkbError
 from orgkb.server.search.filters import vector_metadata
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.store.seen_keys import SeenKeys
+from orgkb.server.language.detection import document_languages
 from orgkb.server.index.writer_lock import exclusive_writer
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,9 @@ class Indexer:
             return
         if document.version is None:
             document = document.model_copy(update={"version": ref.version})
+        if connector.config.language and "language" not in document.metadata:
+            # Declared in the config: part of the document, so changing it re-indexes the source.
+            document = document.model_copy(update={"metadata": {**document.metadata, "language": connector.config.language}})
         if stored is not None and stored[1] == document.content_hash and not reembed:
             batch.summary.unchanged += 1
             if stored[0] != document.version:
@@ -339,7 +343,10 @@ class _Batch:
     def add(self, document: Document, *, is_new: bool) -> None:
         index = self.indexer.index
         chunks = chunk_document(document, index.embedder.count_tokens, index.max_chunk_tokens)
-        self.writes.append(DocumentWrite(document=document, chunks=chunks))
+        languages = document_languages(document.text, [c.text for c in chunks], declared=document.metadata.get("language"))
+        for chunk, language in zip(chunks, languages.chunks, strict=True):
+            chunk.language = language
+        self.writes.append(DocumentWrite(document=document, chunks=chunks, language=languages.document))
         self.new_flags.append(is_new)
         self.pending_chunks += len(chunks)
         if self.pending_chunks >= BATCH_CHUNKS:
@@ -353,16 +360,11 @@ class _Batch:
             return
         index = self.indexer.index
         catalog, store = index.catalog, index.store
-        chunks = [(w.document, c) for w in self.writes for c in w.chunks]
+        chunks = [(w, c) for w in self.writes for c in w.chunks]
         ids = [c.id for _, c in chunks]
         if chunks:
-            vectors = index.embedder.embed_documents([c.embedding_text(d.title) for d, c in chunks])
-            metadatas = [
-                vector_metadata(
-                    d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, d.metadata
-                )
-                for d, _ in chunks
-            ]
+            vectors = index.embedder.embed_documents([c.embedding_text(w.document.title) for w, c in chunks])
+            metadatas = [write_vector_metadata(w) for w, _ in chunks]
             # Recorded first, so a crash between the two stores leaves ids a later run removes.
             catalog.add_pending(ids)
             store.upsert(ids, vectors, metadatas)
@@ -380,3 +382,10 @@ class _Batch:
         if self.indexer.on_change is not None:
             self.indexer.on_change(self.source, [w.document.id for w in self.writes], list(self.deletes))
         self.writes, self.new_flags, self.deletes, self.pending_chunks = [], [], [], 0
+
+
+def write_vector_metadata(write: DocumentWrite) -> dict[str, object]:
+    """The vector metadata of each chunk of ``write``: its document's, with the detected language."""
+    d = write.document
+    metadata = {"language": write.language, **d.metadata} if write.language else d.metadata
+    return vector_metadata(d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, metadata)

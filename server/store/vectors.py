@@ -120,6 +120,12 @@ class ChromaStore:
                 ids=list(ids[start:end]), embeddings=[list(v) for v in vectors[start:end]], metadatas=list(metadatas[start:end])
             )
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        """Replace the metadata of stored vectors, leaving the vectors as they are."""
+        step = self._max_batch()
+        for start in range(0, len(ids), step):
+            self.collection.update(ids=list(ids[start : start + step]), metadatas=list(metadatas[start : start + step]))
+
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by id (unknown ids are ignored)."""
         limit = self._max_batch()
