@@ -152,7 +152,8 @@ class SentenceTransformerEmbedder:
         the model names no prompt for gets none, except the model's ``default_prompt_name``,
         which sentence-transformers applies by itself.
         """
-        prompts = getattr(self.load(), "prompts", None) or {}
+        # sentence-transformers 5 lists empty "query"/"document" prompts for every model: ignored.
+        prompts = {name: text for name, text in (getattr(self.load(), "prompts", None) or {}).items() if text}
         query = next((n for n in QUERY_PROMPT_NAMES if n in prompts), None) if not self._config.query_prefix else None
         document = (
             next((n for n in DOCUMENT_PROMPT_NAMES if n in prompts), None) if not self._config.document_prefix else None

@@ -83,7 +83,31 @@ class Analyzer:
         """
         words = _WORD.findall(fold(text))
         kept = [w for w in words if w not in self.stopwords and (len(w) >= min_length or w.isdigit())]
-        return self._stemmer().stemWords(kept)
+        stems = self._stemmer().stemWords(kept)
+        refine = _REFINEMENTS.get(self.language)
+        return [refine(stem) for stem in stems] if refine else stems
+
+
+def _refine_romanian(stem: str) -> str:
+    """Join what Snowball's Romanian stemmer leaves apart: a singular and its plural.
+
+    Neuter plurals in -uri keep their -ur (strat/straturi → strat/stratur), and stems alternate
+    o/oa (ecuson/ecusoane, director/directoare) or end in -iu (concediu/concedii). The rules act
+    on stems, the same way for documents and queries, and only on stems long enough that few
+    other words end that way.
+    """
+    if len(stem) >= 5 and stem.endswith("ur") and stem[-3] not in "aeiou":
+        return stem[:-2]
+    if len(stem) >= 7 and stem.endswith("oar"):
+        return stem[:-3] + "or"
+    if len(stem) >= 6 and stem.endswith("oan"):
+        return stem[:-3] + "on"
+    if len(stem) >= 6 and stem.endswith("iu"):
+        return stem[:-2]
+    return stem
+
+
+_REFINEMENTS = {"ro": _refine_romanian}
 
 
 @lru_cache(maxsize=64)
