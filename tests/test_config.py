@@ -67,3 +67,15 @@ def test_top_level_typo_and_bad_toml(tmp_path: Path) -> None:
         load_config(_write(tmp_path / "b.toml", "[[sources]\n"))
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_a_source_language_orgkb_cannot_analyse_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    source = '[[sources]]\nname = "ro"\ntype = "files"\npaths = ["d"]\nlanguage = "{}"\n'
+    assert load_config(_write(tmp_path / "ok.toml", source.format("ro"))).sources[0].language == "ro"
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path / "xx.toml", source.format("xx")))
+    assert error.value.args[0].count("\n") == 0
+    assert "(ro).language: 'xx' has no stemmer" in str(error.value)
+    with pytest.raises(ConfigError, match=r"language: String should match pattern"):
+        load_config(_write(tmp_path / "long.toml", source.format("Romanian")))
