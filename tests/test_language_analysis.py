@@ -39,12 +39,14 @@ def test_romanian_inflections_and_spellings_share_one_term(forms: list[str]) -> 
 
 
 def test_english_analysis_still_stems_with_porter() -> None:
-    assert analyse("The running tests were failing", "en") == "run test fail"
+    assert analyse("The running tests were failing", "en") == "the run test were fail"
 
 
 def test_stopwords_of_each_language_are_left_out() -> None:
     assert analyse("cererea de concediu și aprobarea managerului", "ro").split() == ["cerer", "conced", "aprob", "manager"]
-    assert "the" not in analyse("the policy of the company", "en").split()
+    # English keeps them in the index (BM25 length normalisation was tuned so); queries drop them.
+    assert analyse("the policy of the company", "en").split() == ["the", "polici", "of", "the", "compani"]
+    assert query_terms("the policy of the company", ["en"]) == ["polici", "compani"]
 
 
 def test_a_query_is_analysed_for_every_indexed_language() -> None:

@@ -76,13 +76,14 @@ class Analyzer:
             stemmer = self._local.stemmer = Stemmer.Stemmer(STEMMERS[self.language])
         return stemmer
 
-    def terms(self, text: str, *, min_length: int = 1) -> list[str]:
-        """The stemmed terms of ``text`` in order, stopwords dropped.
+    def terms(self, text: str, *, min_length: int = 1, keep_stopwords: bool = False) -> list[str]:
+        """The stemmed terms of ``text`` in order, stopwords dropped unless ``keep_stopwords``.
 
         Words shorter than ``min_length`` are dropped too, except numbers.
         """
         words = _WORD.findall(fold(text))
-        kept = [w for w in words if w not in self.stopwords and (len(w) >= min_length or w.isdigit())]
+        drop = frozenset() if keep_stopwords else self.stopwords
+        kept = [w for w in words if w not in drop and (len(w) >= min_length or w.isdigit())]
         stems = self._stemmer().stemWords(kept)
         refine = _REFINEMENTS.get(self.language)
         return [refine(stem) for stem in stems] if refine else stems
@@ -116,9 +117,15 @@ def analyzer(language: str | None) -> Analyzer:
     return Analyzer(language or DEFAULT_LANGUAGE)
 
 
+# English text keeps its stopwords in the index, as before languages were analysed: BM25's
+# length normalisation (tuned on SciFact) counts them. Queries drop them in every language.
+_STOPWORDS_INDEXED = frozenset({"en"})
+
+
 def analyse(text: str, language: str | None) -> str:
     """``text`` as the FTS5 tables store it: its terms in ``language``, separated by spaces."""
-    return " ".join(analyzer(language).terms(text))
+    engine = analyzer(language)
+    return " ".join(engine.terms(text, keep_stopwords=engine.language in _STOPWORDS_INDEXED))
 
 
 def query_terms(text: str, languages: Iterable[str]) -> list[str]:
