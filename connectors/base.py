@@ -216,6 +216,12 @@ class SourceConfig(BaseModel):
             if name != "*" and not (name.startswith(("user:", "group:")) and len(name.split(":", 1)[1]) > 0):
                 raise ValueError(f'`allow` entry {name!r}: use "user:NAME", "group:NAME" or "*"')
         return value
+    language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}$",
+        description='The language every document of this source is written in ("ro", "en"); detected per '
+        "document and section when unset.",
+    )
 
     @staticmethod
     def resolve_path(value: str | Path, info: ValidationInfo) -> Path:

@@ -33,6 +33,7 @@ from pydantic import (
 from orgkb.connectors.base import SourceConfig, SourceUnavailable
 from orgkb.connectors.registry import UnknownConnectorType, connector_type
 from orgkb.server.errors import ConfigError
+from orgkb.server.language.analysis import SUPPORTED_LANGUAGES
 
 DEFAULT_CONFIG_NAME = "orgkb.toml"
 DEFAULT_MODEL = "default"
@@ -75,8 +76,18 @@ class EmbeddingConfig(_Section):
     )
     device: str = Field(default="auto", description='"auto" (CUDA when present), "cpu", "cuda", "cuda:1", "mps".')
     batch_size: int = Field(default=32, ge=1, le=4096)
-    query_prefix: str = Field(default="", description='Text put before queries, for models that want it ("query: ").')
-    document_prefix: str = Field(default="", description="Text put before chunks, for models that want it.")
+    query_prefix: str = Field(
+        default="",
+        description='Text put before queries ("query: "); default: the model\'s own "query" prompt, if it has one.',
+    )
+    document_prefix: str = Field(
+        default="", description='Text put before chunks; default: the model\'s own "document"/"passage" prompt.'
+    )
+    languages: list[str] | None = Field(
+        default=None,
+        description='Languages the model was trained on (["en", "ro"], or ["*"] for any); default: known for the '
+        "packaged and the common multilingual models, else assumed to cover every language.",
+    )
 
 
 class ChunkingConfig(_Section):
@@ -117,6 +128,13 @@ class SearchConfig(_Section):
     )
     semantic_weight: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Share of the vector index in hybrid fusion (the rest is BM25)."
+    )
+    foreign_semantic_weight: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="semantic_weight for a query in a language the embedding model was not trained on "
+        "(embedding.languages): the lexical index, which stems that language, leads.",
     )
     rrf_k: float = Field(default=60.0, gt=0, description="The k of reciprocal rank fusion (fusion = \"rrf\").")
     rerank_model: str | None = Field(
@@ -324,6 +342,19 @@ class OrgkbConfig(_Section):
     def unavailable_sources(self) -> list[UnavailableSource]:
         """Sources disabled because their folder or file is missing, each with the reason."""
         return list(self._unavailable)
+
+    @model_validator(mode="after")
+    def _languages_supported(self) -> OrgkbConfig:
+        for source in self.sources:
+            if source.language is not None and source.language not in SUPPORTED_LANGUAGES:
+                raise ValueError(
+                    f"sources ({source.name}).language: {source.language!r} has no stemmer; use one of "
+                    f"{', '.join(sorted(SUPPORTED_LANGUAGES))}, or leave it out to detect the language"
+                )
+        for language in self.embedding.languages or []:
+            if language != "*" and not (len(language) == 2 and language.isalpha() and language.islower()):
+                raise ValueError(f"embedding.languages: {language!r} is not a two-letter language code (or \"*\")")
+        return self
 
     @model_validator(mode="after")
     def _token_sources_exist(self, info: ValidationInfo) -> OrgkbConfig:

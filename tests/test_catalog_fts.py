@@ -12,6 +12,8 @@ from orgkb.server.store.catalog import SCHEMA_VERSION, Catalog
 from orgkb.server.embedding.embedder import HashingEmbedder
 from orgkb.server.errors import OrgkbError
 from orgkb.server.index.indexer import Indexer
+from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.search.filters import SearchFilters
 from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory
 
@@ -52,7 +54,7 @@ def test_a_version_1_catalog_gets_its_document_index_on_open(tmp_path: Path, mak
     assert _fts_rows(reopened) == ["alpha", "beta"]
     assert reopened.get_meta("schema_version") == str(SCHEMA_VERSION)
     body = reopened.query("SELECT body FROM documents_fts WHERE title = 'beta'")[0][0]
-    assert "green pears" in body
+    assert "green pear" in body  # stored analysed: stemmed, as queries are
     reopened.close()
 
 
@@ -76,3 +78,80 @@ def test_best_chunks_of_documents_ranked_on_their_whole_text(tmp_path: Path, mak
     found = retrieval.best_chunks(index, "omega", ["c:x", "c:y"])
     # x: its chunk that matches; y: no chunk matches, so its first chunk stands in.
     assert found == [(chunks[1].chunk_id, "c:x"), (index.catalog.document_chunks("c:y")[0].chunk_id, "c:y")]
+
+
+# The schema-2 FTS tables, exactly as orgkb wrote them before language-aware analysis.
+_SCHEMA_2_FTS = [
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, body, tokenize = 'porter unicode61 remove_diacritics 2')",
+    "CREATE VIRTUAL TABLE documents_fts USING fts5(title, body, tokenize = 'porter unicode61 remove_diacritics 2')",
+]
+
+
+def _as_schema_2(index: KnowledgeIndex) -> None:
+    """Rewrite a fresh index into what schema-2 orgkb left on disk: no languages, raw text in porter FTS tables."""
+    catalog = index.catalog
+    with catalog.transaction() as tx:
+        tx.execute("DROP INDEX chunks_language")
+        tx.execute("ALTER TABLE chunks DROP COLUMN language")
+        tx.execute("DROP TABLE chunks_fts")
+        tx.execute("DROP TABLE documents_fts")
+        for create in _SCHEMA_2_FTS:
+            tx.execute(create)
+        for row in tx.execute("SELECT rowid, doc_id, metadata FROM documents").fetchall():
+            metadata = json.loads(row["metadata"])
+            del metadata["language"]
+            tx.execute("UPDATE documents SET metadata = ? WHERE rowid = ?", (json.dumps(metadata), row["rowid"]))
+            document = catalog.get_document(row["doc_id"])
+            assert document is not None
+            tx.execute(
+                "INSERT INTO documents_fts(rowid, title, body) VALUES (?,?,?)",
+                (row["rowid"], document.title, document.as_document().text),
+            )
+        for row in tx.execute("SELECT c.rowid, c.text, c.heading_path, d.title FROM chunks c JOIN documents d USING (doc_id)"):
+            tx.execute(
+                "INSERT INTO chunks_fts(rowid, title, heading, body) VALUES (?,?,?,?)",
+                (row["rowid"], row["title"], " ".join(json.loads(row["heading_path"])), row["text"]),
+            )
+        tx.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    # Vectors written then carried no language.
+    stored = index.store.collection.get(include=["embeddings", "metadatas"])
+    metadatas = [{k: v for k, v in m.items() if k != "m_language"} for m in stored["metadatas"]]
+    index.store.collection.delete(ids=stored["ids"])
+    index.store.collection.add(ids=stored["ids"], embeddings=stored["embeddings"], metadatas=metadatas)
+    catalog.close()
+
+
+def test_a_schema_2_index_migrates_keeping_its_vectors(tmp_path: Path, make_index: IndexFactory) -> None:
+    records = [
+        ("strat", "Platforma este construită pe straturi. Stratul de stocare păstrează datele brute în S3, "
+                  "iar stratul de modele antrenează prognozele în fiecare săptămână."),
+        ("leave", "Employees get 23 days of annual leave; requests are approved by the line manager in the HR portal."),
+    ]
+    corpus = _corpus(tmp_path / "c.jsonl", records)
+    embedder = HashingEmbedder()
+    index = make_index([{"name": "c", "type": "jsonl", "paths": [str(corpus)]}], embedder)
+    Indexer(index).run()
+    _as_schema_2(index)
+    before = index.store.collection.get(include=["embeddings"])
+    assert Catalog(index.catalog.path).get_meta("schema_version") == str(SCHEMA_VERSION)  # migrated on open
+
+    upgraded = KnowledgeIndex(index.config, embedder=embedder)
+    upgraded.open()
+    after = upgraded.store.collection.get(include=["embeddings", "metadatas"])
+    assert sorted(after["ids"]) == sorted(before["ids"])
+    by_id = dict(zip(before["ids"], before["embeddings"], strict=True))
+    assert all(list(by_id[i]) == list(v) for i, v in zip(after["ids"], after["embeddings"], strict=True))
+    assert {m["m_language"] for m in after["metadatas"]} == {"ro", "en"}
+
+    searcher = Searcher(upgraded)
+    assert [h.doc_id for h in searcher.search("straturile", mode="keyword").hits] == ["c:strat"]
+    for mode in ("keyword", "semantic"):
+        query = "datele brute HR portal"
+        assert {h.doc_id for h in searcher.search(query, mode=mode).hits} == {"c:strat", "c:leave"}  # type: ignore[arg-type]
+        for language, expected in (("en", "c:leave"), ("ro", "c:strat")):
+            filters = SearchFilters(metadata={"language": language})
+            hits = searcher.search(query, mode=mode, filters=filters).hits  # type: ignore[arg-type]
+            assert [h.doc_id for h in hits] == [expected], (mode, language)
+    embedded = len(embedder.embedded_texts)
+    assert Indexer(upgraded).run().total("chunks_embedded") == 0
+    assert len(embedder.embedded_texts) == embedded

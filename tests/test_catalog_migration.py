@@ -1,4 +1,4 @@
-"""Schema 3: a failure keeps whether it was skipped and what it names; older catalogs migrate in place."""
+"""Schema 4: a failure keeps whether it was skipped and what it names; older catalogs migrate in place."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_a_version_2_catalog_migrates_and_keeps_its_failures(tmp_path: Path) -> 
             tx.execute(statement)
     old.close()
     catalog = Catalog(path)
-    assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert catalog.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
     assert catalog.failures("docs") == [Failure(source="docs", key="bad.pdf", message="corrupt PDF")]
     catalog.record_sync(
         "docs", cursor=None, full=True, error=None, summary={},

@@ -118,3 +118,15 @@ def test_a_misspelt_required_key_is_one_line_that_suggests_the_right_one(tmp_pat
     with pytest.raises(ConfigError) as error:
         load_config(config_path)
     assert str(error.value) == f"{config_path}: sources[0] (hb).pathz: unknown key (did you mean paths?)"
+
+
+def test_a_source_language_orgkb_cannot_analyse_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    source = '[[sources]]\nname = "ro"\ntype = "files"\npaths = ["d"]\nlanguage = "{}"\n'
+    assert load_config(_write(tmp_path / "ok.toml", source.format("ro"))).sources[0].language == "ro"
+    with pytest.raises(ConfigError) as error:
+        load_config(_write(tmp_path / "xx.toml", source.format("xx")))
+    assert error.value.args[0].count("\n") == 0
+    assert "(ro).language: 'xx' has no stemmer" in str(error.value)
+    with pytest.raises(ConfigError, match=r"language: String should match pattern"):
+        load_config(_write(tmp_path / "long.toml", source.format("Romanian")))

@@ -44,6 +44,7 @@ class SourceInfo(BaseModel):
     last_sync: datetime | None
     last_error: str | None
     failures: list[Failure] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list, description="Languages its passages are written in, most used first.")
     disabled: str | None = Field(default=None, description="Why the source is not served (e.g. its folder is missing).")
 
 

@@ -328,6 +328,7 @@ class CallerView:
         """Sources this caller may see, with document counts and sync state."""
         catalog = self._service._index.catalog
         counts = catalog.counts(self._principals)
+        languages = catalog.source_languages()
         infos = []
         for source in self._service._config.sources:
             if not self.may_see_source(source.name):
@@ -344,6 +345,7 @@ class CallerView:
                     last_sync=datetime.fromtimestamp(state.last_sync, tz=UTC) if state.last_sync else None,
                     last_error=state.last_error,
                     failures=catalog.failures(source.name),
+                    languages=languages.get(source.name, []),
                 )
             )
         for unavailable in self._service._config.unavailable_sources:

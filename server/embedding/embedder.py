@@ -23,6 +23,9 @@ from orgkb.server.errors import OrgkbError
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# Prompt names models use in their sentence-transformers config, in order of preference.
+QUERY_PROMPT_NAMES = ("query",)
+DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 
 
 class Embedder(Protocol):
@@ -134,8 +137,11 @@ class SentenceTransformerEmbedder:
     @property
     def max_tokens(self) -> int:
         model = self.load()
-        # Two special tokens ([CLS], [SEP]) are added to every input and count against the limit.
-        return int(model.max_seq_length) - 2
+        # Two special tokens ([CLS], [SEP]) are added to every input and count against the limit,
+        # and so does the text of the model's document prompt, put before every chunk.
+        document_prompt = self.prompt_names()[1]
+        prompt = (model.prompts or {}).get(document_prompt, "") if document_prompt else self._config.document_prefix
+        return int(model.max_seq_length) - 2 - (self.count_tokens([prompt])[0] if prompt else 0)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -143,6 +149,21 @@ class SentenceTransformerEmbedder:
         tokenizer = self.load().tokenizer
         encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
+
+    def prompt_names(self) -> tuple[str | None, str | None]:
+        """The model's own ``(query, document)`` prompt names (config_sentence_transformers.json).
+
+        A configured ``query_prefix``/``document_prefix`` replaces the model's prompt. A side
+        the model names no prompt for gets none, except the model's ``default_prompt_name``,
+        which sentence-transformers applies by itself.
+        """
+        # sentence-transformers 5 lists empty "query"/"document" prompts for every model: ignored.
+        prompts = {name: text for name, text in (getattr(self.load(), "prompts", None) or {}).items() if text}
+        query = next((n for n in QUERY_PROMPT_NAMES if n in prompts), None) if not self._config.query_prefix else None
+        document = (
+            next((n for n in DOCUMENT_PROMPT_NAMES if n in prompts), None) if not self._config.document_prefix else None
+        )
+        return query, document
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -152,6 +173,7 @@ class SentenceTransformerEmbedder:
         with _QUERY_THREADS.batch():
             vectors = model.encode(
                 prefixed,
+                prompt_name=self.prompt_names()[1],
                 batch_size=self._config.batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
@@ -164,6 +186,7 @@ class SentenceTransformerEmbedder:
         with _QUERY_THREADS.single():
             vector = model.encode(
                 [self._config.query_prefix + text],
+                prompt_name=self.prompt_names()[0],
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,

@@ -33,6 +33,7 @@ class Chunk(BaseModel):
     heading_path: list[str] = Field(default_factory=list)
     location: Location = Field(default_factory=Location)
     anchor: str | None = None
+    language: str | None = Field(default=None, description="Set by the indexer when the chunk's language is known.")
 
     def embedding_text(self, title: str) -> str:
         """What is embedded: the document title and heading path give the chunk its context."""

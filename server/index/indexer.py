@@ -37,6 +37,7 @@ from orgkb.server.search.filters import vector_metadata
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.permissions import effective_permissions, refresh_permissions
 from orgkb.server.store.seen_keys import SeenKeys
+from orgkb.server.language.detection import document_languages
 from orgkb.server.index.writer_lock import exclusive_writer
 
 log = logging.getLogger(__name__)
@@ -290,6 +291,9 @@ class Indexer:
         if document.version is None:
             document = document.model_copy(update={"version": ref.version})
         document = document.model_copy(update={"permissions": effective_permissions(document, connector.config)})
+        if connector.config.language and "language" not in document.metadata:
+            # Declared in the config: part of the document, so changing it re-indexes the source.
+            document = document.model_copy(update={"metadata": {**document.metadata, "language": connector.config.language}})
         if stored is not None and stored[1] == document.content_hash and not reembed:
             batch.summary.unchanged += 1
             refresh_permissions(self.index, document)
@@ -366,7 +370,10 @@ class _Batch:
         check_text_size(list(document.sections), document.title, limits)
         chunks = chunk_document(document, index.embedder.count_tokens, index.max_chunk_tokens)
         check_chunk_count(len(chunks), limits)
-        self.writes.append(DocumentWrite(document=document, chunks=chunks))
+        languages = document_languages(document.text, [c.text for c in chunks], declared=document.metadata.get("language"))
+        for chunk, language in zip(chunks, languages.chunks, strict=True):
+            chunk.language = language
+        self.writes.append(DocumentWrite(document=document, chunks=chunks, language=languages.document))
         self.new_flags.append(is_new)
         self.pending_chunks += len(chunks)
         if self.pending_chunks >= BATCH_CHUNKS:
@@ -380,7 +387,7 @@ class _Batch:
             return
         index = self.indexer.index
         catalog, store = index.catalog, index.store
-        chunks = [(w.document, c) for w in self.writes for c in w.chunks]
+        chunks = [(w, c) for w in self.writes for c in w.chunks]
         ids = [c.id for _, c in chunks]
         if chunks:
             # Recorded first, so a crash between the two stores leaves ids a later run removes.
@@ -389,14 +396,8 @@ class _Batch:
             # not hold all their texts, tensors and vectors in memory at once.
             for start in range(0, len(chunks), BATCH_CHUNKS):
                 part = chunks[start : start + BATCH_CHUNKS]
-                vectors = index.embedder.embed_documents([c.embedding_text(d.title) for d, c in part])
-                metadatas = [
-                    vector_metadata(
-                        d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, d.metadata,
-                        d.permissions.principals if d.permissions else None,
-                    )
-                    for d, _ in part
-                ]
+                vectors = index.embedder.embed_documents([c.embedding_text(w.document.title) for w, c in part])
+                metadatas = [write_vector_metadata(w) for w, _ in part]
                 store.upsert(ids[start : start + BATCH_CHUNKS], vectors, metadatas)
         stale = catalog.write_documents(self.writes, self.deletes)
         if stale:
@@ -415,3 +416,11 @@ class _Batch:
         if self.indexer.on_change is not None:
             self.indexer.on_change(change)
         self.writes, self.new_flags, self.deletes, self.pending_chunks = [], [], [], 0
+
+
+def write_vector_metadata(write: DocumentWrite) -> dict[str, object]:
+    """The vector metadata of each chunk of ``write``: its document's, with the detected language."""
+    d = write.document
+    metadata = {"language": write.language, **d.metadata} if write.language else d.metadata
+    principals = d.permissions.principals if d.permissions else None
+    return vector_metadata(d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, metadata, principals)

@@ -13,7 +13,9 @@ from pathlib import Path
 from orgkb.server.store.catalog import Catalog
 from orgkb.server.config import OrgkbConfig
 from orgkb.server.embedding.embedder import Embedder, create_embedder
+from orgkb.server.store.schema import VECTOR_METADATA_OUTDATED
 from orgkb.server.store.vectors import ChromaStore
+from orgkb.server.search.filters import vector_metadata
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,28 @@ class KnowledgeIndex:
             self.store.open(model_id, dimension, recreate=recreate and stored != model_id)
             if stored != model_id:
                 catalog.set_meta("embedding_model", model_id)
+            if catalog.get_meta(VECTOR_METADATA_OUTDATED):
+                self._refresh_vector_metadata(catalog)
             self._opened = True
+
+    def _refresh_vector_metadata(self, catalog: Catalog) -> None:
+        """Give vectors written before an upgrade the metadata filters use now (no re-embedding)."""
+        log.info("updating vector metadata after a catalog upgrade")
+        after: str | None = None
+        while documents := catalog.list_documents(after=after, limit=500):
+            ids: list[str] = []
+            metadatas: list[dict[str, object]] = []
+            for document in documents:
+                metadata = vector_metadata(
+                    document.doc_id, document.source, document.file_type, document.modified, document.metadata
+                )
+                chunk_ids = [c.chunk_id for c in catalog.document_chunks(document.doc_id)]
+                ids.extend(chunk_ids)
+                metadatas.extend([metadata] * len(chunk_ids))
+            if ids:
+                self.store.update_metadata(ids, metadatas)
+            after = documents[-1].doc_id
+        catalog.delete_meta(VECTOR_METADATA_OUTDATED)
 
     @property
     def max_chunk_tokens(self) -> int:

@@ -170,7 +170,7 @@ def _register_tools(server: MCPServer[OrgkbState], service: OrgkbService, descri
         file_types: Annotated[list[str] | None, Field(description='Only these types, e.g. ["pdf", "md"].')] = None,
         modified_after: Annotated[datetime | None, Field(description="Only documents modified at/after (ISO 8601).")] = None,
         modified_before: Annotated[datetime | None, Field(description="Only documents modified before (ISO 8601).")] = None,
-        metadata: Annotated[dict[str, MetadataValue] | None, Field(description="Only documents with these metadata values.")] = None,
+        metadata: Annotated[dict[str, MetadataValue] | None, Field(description='Only documents with these metadata values, e.g. {"language": "ro"}.')] = None,
     ) -> SearchResponse:
         response = await blocking(
             caller_of(ctx).search, query, limit=limit, mode=mode, sources=sources, path_prefix=path_prefix,

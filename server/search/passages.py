@@ -47,6 +47,7 @@ class SearchHit(BaseModel):
     location: Location = Field(default_factory=Location)
     modified: datetime | None = None
     file_type: str = ""
+    language: str | None = Field(default=None, description='The passage\'s language ("en", "ro"), detected or configured.')
 
     @property
     def label(self) -> str:
@@ -195,4 +196,5 @@ def _hit(group: list[Entry], chunks: dict[str, StoredChunk]) -> SearchHit:
         location=location,
         modified=datetime.fromtimestamp(first.modified, tz=UTC) if first.modified is not None else None,
         file_type=first.file_type,
+        language=first.language,
     )

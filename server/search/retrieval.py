@@ -6,24 +6,17 @@ the best *matching* candidates come back however many others would score higher.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from orgkb.server.search.filters import SearchFilters
 from orgkb.server.search.fusion import Ranking, max_per_document
 from orgkb.server.index.knowledge import KnowledgeIndex
+from orgkb.server.language.analysis import query_terms
 
 # bm25() weights of the FTS columns: words in titles and headings count more than body words.
 CHUNK_FTS_WEIGHTS = "2.0, 1.5, 1.0"  # title, heading path, body
 DOCUMENT_FTS_WEIGHTS = "2.0, 1.0"  # title, whole text
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-# Words in nearly every text add almost nothing to BM25 but make FTS5 score every row: left out.
-_STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the their this to was were with".split()
-)
-
-
 
 
 class Retrieved(NamedTuple):
@@ -33,13 +26,16 @@ class Retrieved(NamedTuple):
     doc_of: dict[str, str]
 
 
-def fts_query(text: str) -> str | None:
-    """A safe FTS5 query: each word quoted, any word may match (BM25 ranks by how many do)."""
-    words = [w for w in _TOKEN.findall(text.lower()) if len(w) > 1 or w.isdigit()]
-    content = [w for w in words if w not in _STOPWORDS] or words
-    if not content:
+def fts_query(text: str, languages: Iterable[str] = ()) -> str | None:
+    """A safe FTS5 query: each term quoted, any term may match (BM25 ranks by how many do).
+
+    The query is analysed like the stored text (`server.language.analysis`), once for each of
+    ``languages`` (the languages the index holds; English when none), and the variants ORed.
+    """
+    terms = query_terms(text, languages)
+    if not terms:
         return None
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(content))
+    return " OR ".join(f'"{t}"' for t in terms)
 
 
 def semantic(
@@ -59,7 +55,7 @@ def keyword(
     index: KnowledgeIndex, query: str, pool: int, filters: SearchFilters, prefix_ids: list[str] | None
 ) -> Retrieved:
     """BM25: documents scored over their whole text, chunks over their own (for passages)."""
-    match = fts_query(query)
+    match = fts_query(query, index.catalog.languages())
     if match is None:
         return Retrieved(Ranking({}, {}), {})
     condition, params = filters.to_sql(prefix_ids)
@@ -105,7 +101,7 @@ def best_chunks(index: KnowledgeIndex, query: str, doc_ids: Sequence[str]) -> li
         return []
     marks = ",".join("?" * len(doc_ids))
     found: list[tuple[str, str]] = []
-    match = fts_query(query)
+    match = fts_query(query, index.catalog.languages())
     if match is not None:
         rows = index.catalog.query(
             f"SELECT c.chunk_id, c.doc_id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"

@@ -38,12 +38,17 @@ from orgkb.server.search.passages import (
     passage_text,
     rank_entries,
 )
+from orgkb.server.embedding.languages import model_languages
 from orgkb.server.embedding.reranker import Reranker, RerankerUnavailable, create_reranker
+from orgkb.server.language.detection import detect
 from orgkb.server.search.retrieval import fts_query
 
 __all__ = ["SearchHit", "SearchMode", "SearchResponse", "Searcher", "fts_query"]
 
 log = logging.getLogger(__name__)
+
+# How sure the query's language must be (among the index's languages) to change the fusion.
+QUERY_LANGUAGE_CONFIDENCE = 0.7
 
 SearchMode = Literal["hybrid", "semantic", "keyword"]
 
@@ -117,10 +122,11 @@ class Searcher:
         else:
             lexical = self._lexical.submit(retrieval.keyword, self.index, query, pool, filters, prefix_ids)
             found = [retrieval.semantic(self.index, query, pool, filters, prefix_ids), lexical.result()]
+        semantic_weight = self._semantic_weight(query, mode, notices)
         if len(found) == 1:
             fused = single(found[0].ranking)
         else:
-            weights = [settings.semantic_weight, 1.0 - settings.semantic_weight]
+            weights = [semantic_weight, 1.0 - semantic_weight]
             fused = fuse([f.ranking for f in found], weights, settings.fusion, settings.rrf_k)
         reranking = self.reranker is not None and rerank
         depth = max(limit, settings.rerank_candidates if reranking else 0) + 10
@@ -137,6 +143,37 @@ class Searcher:
         return SearchResponse(
             query=query, mode=mode, hits=hits, took_ms=_ms(started), reranked_by=reranked_by, notices=notices
         )
+
+    def _semantic_weight(self, query: str, mode: SearchMode, notices: list[str]) -> float:
+        """The vector index's share in fusion: smaller for a language the model was not trained on."""
+        settings = self.index.config.search
+        if mode == "keyword":
+            return settings.semantic_weight
+        model_id = self.index.embedder.model_id
+        understood = model_languages(model_id, self.index.config.embedding.languages)
+        if understood is None:
+            return settings.semantic_weight
+        indexed = self.index.catalog.languages()
+        if len(indexed) == 1:
+            language: str | None = indexed[0]
+        else:
+            found = detect(query, among=indexed) if indexed else None
+            language = found.language if found is not None and found.confidence >= QUERY_LANGUAGE_CONFIDENCE else None
+        if language is None or language in understood:
+            return settings.semantic_weight
+        if mode == "semantic":
+            notices.append(
+                f"the embedding model {model_id} was not trained on this query's language ({language}): "
+                "semantic results may miss; mode \"hybrid\" or \"keyword\" matches its words"
+            )
+            return settings.semantic_weight
+        weight = min(settings.semantic_weight, settings.foreign_semantic_weight)
+        notices.append(
+            f"the embedding model {model_id} was not trained on this query's language ({language}): "
+            f"keyword matching weighs more (semantic weight {weight:g} instead of {settings.semantic_weight:g}); "
+            "a multilingual model (embedding.model) fixes this"
+        )
+        return weight
 
     def _with_passages(self, query: str, fused: Fused, doc_of: dict[str, str], depth: int) -> Fused:
         """Give every top document a candidate chunk (one ranked on its whole text may have none)."""

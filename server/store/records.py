@@ -58,6 +58,7 @@ class StoredChunk(BaseModel):
     uri: str
     file_type: str
     modified: float | None
+    language: str | None = None
 
 
 class SourceState(BaseModel):
@@ -76,6 +77,7 @@ class DocumentWrite(BaseModel):
 
     document: Document
     chunks: list[Chunk]
+    language: str | None = Field(default=None, description="The document's language; each chunk may have its own.")
 
 
 def file_type_of(document: Document) -> str:
@@ -123,4 +125,5 @@ def stored_chunk(row: sqlite3.Row) -> StoredChunk:
         uri=row["uri"],
         file_type=row["file_type"],
         modified=row["modified"],
+        language=row["language"],
     )
