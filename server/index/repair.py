@@ -40,8 +40,9 @@ def repair_index(index: KnowledgeIndex, report: VerifyReport) -> list[str]:
     if chunk_orphans or document_orphans:
         catalog.delete_fts_rows(chunk_orphans, document_orphans)
         done.append(f"deleted {len(chunk_orphans) + len(document_orphans)} keyword index rows of nothing")
-    chunk_rows = catalog.chunks_missing_fts() + catalog.stale_chunk_fts()
-    document_rows = catalog.documents_missing_fts()
+    stale_chunks, stale_documents = catalog.stale_fts()
+    chunk_rows = catalog.chunks_missing_fts() + stale_chunks
+    document_rows = catalog.documents_missing_fts() + stale_documents
     if chunk_rows or document_rows:
         catalog.rebuild_fts(chunk_rows, document_rows)
         done.append(f"rebuilt {len(chunk_rows) + len(document_rows)} keyword index rows from the catalog's text")

@@ -25,7 +25,7 @@ from pathlib import Path
 from orgkb.connectors.base import Failure
 from orgkb.connectors.permissions import Permissions
 from orgkb.server.language.analysis import DEFAULT_LANGUAGE
-from orgkb.server.store.lexical import ChunkText, lexical_rows
+from orgkb.server.store.lexical import ChunkText, LexicalRows, lexical_rows
 from orgkb.server.store.schema import SCHEMA, SCHEMA_VERSION, migrate
 from orgkb.server.store.records import (
     DocumentWrite,
@@ -490,20 +490,36 @@ class Catalog:
         return [(row["doc_id"], row["chunk_count"], row["actual"]) for row in rows]
 
     def chunks_missing_fts(self) -> list[str]:
-        """Chunk ids with no row in ``chunks_fts``."""
+        """Chunk ids with no ``chunks_fts`` row."""
         rows = self.query(
             "SELECT c.chunk_id FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM chunks_fts f WHERE f.rowid = c.rowid)"
             " ORDER BY c.rowid"
         )
         return [row["chunk_id"] for row in rows]
 
-    def stale_chunk_fts(self) -> list[str]:
-        """Chunk ids whose ``chunks_fts`` row holds other text than the chunk and its document's title."""
-        rows = self.query(
-            "SELECT c.chunk_id FROM chunks c JOIN chunks_fts f ON f.rowid = c.rowid"
-            " JOIN documents d ON d.doc_id = c.doc_id WHERE f.body != c.text OR f.title != d.title ORDER BY c.rowid"
-        )
-        return [row["chunk_id"] for row in rows]
+    def stale_fts(self) -> tuple[list[str], list[str]]:
+        """``(chunk ids, doc ids)`` whose keyword rows hold other text than the catalog's, analysed anew.
+
+        Every document's rows are computed again the way the catalog writes them (one document
+        at a time, so memory does not grow with the index) and compared with what is stored.
+        """
+        stale_chunks: list[str] = []
+        stale_documents: list[str] = []
+        after = ""
+        while True:
+            rows = self.query("SELECT rowid, * FROM documents WHERE doc_id > ? ORDER BY doc_id LIMIT 200", (after,))
+            if not rows:
+                return stale_chunks, stale_documents
+            for row in rows:
+                expected, chunks = self._expected_lexical(self._connection(), row)
+                stored = self.query("SELECT title, body FROM documents_fts WHERE rowid = ?", (row["rowid"],))
+                if stored and (stored[0]["title"], stored[0]["body"]) != expected.document:
+                    stale_documents.append(row["doc_id"])
+                for chunk, fts_row in zip(chunks, expected.chunks, strict=True):
+                    found = self.query("SELECT title, heading, body FROM chunks_fts WHERE rowid = ?", (chunk["rowid"],))
+                    if found and (found[0]["title"], found[0]["heading"], found[0]["body"]) != fts_row:
+                        stale_chunks.append(chunk["chunk_id"])
+            after = rows[-1]["doc_id"]
 
     def orphan_chunk_fts(self) -> list[int]:
         """``chunks_fts`` rowids that belong to no chunk."""
@@ -513,10 +529,10 @@ class Catalog:
         return [row[0] for row in rows]
 
     def documents_missing_fts(self) -> list[str]:
-        """Document ids with no row (or a row with another title) in ``documents_fts``."""
+        """Document ids with no row in ``documents_fts``."""
         rows = self.query(
             "SELECT d.doc_id FROM documents d LEFT JOIN documents_fts f ON f.rowid = d.rowid"
-            " WHERE f.rowid IS NULL OR f.title != d.title ORDER BY d.doc_id"
+            " WHERE f.rowid IS NULL ORDER BY d.doc_id"
         )
         return [row["doc_id"] for row in rows]
 
@@ -535,30 +551,33 @@ class Catalog:
             tx.executemany("DELETE FROM documents_fts WHERE rowid = ?", [(r,) for r in document_rowids])
 
     def rebuild_fts(self, chunk_ids: Sequence[str], doc_ids: Sequence[str]) -> None:
-        """Write the lexical index rows of these chunks and documents again from the catalog's text."""
+        """Write the keyword rows of these documents (and of the documents of these chunks) again from the catalog."""
         with self.transaction() as tx:
+            owners = set(doc_ids)
             for cid in chunk_ids:
-                row = tx.execute(
-                    "SELECT c.rowid, c.text, c.heading_path, d.title FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
-                    " WHERE c.chunk_id = ?",
-                    (cid,),
-                ).fetchone()
-                if row is None:
-                    continue
-                tx.execute("DELETE FROM chunks_fts WHERE rowid = ?", (row["rowid"],))
-                tx.execute(
-                    "INSERT INTO chunks_fts(rowid, title, heading, body) VALUES (?,?,?,?)",
-                    (row["rowid"], row["title"], " ".join(json.loads(row["heading_path"])), row["text"]),
-                )
-            for did in doc_ids:
+                owner = tx.execute("SELECT doc_id FROM chunks WHERE chunk_id = ?", (cid,)).fetchone()
+                if owner is not None:
+                    owners.add(owner["doc_id"])
+            for did in sorted(owners):
                 row = tx.execute("SELECT rowid, * FROM documents WHERE doc_id = ?", (did,)).fetchone()
                 if row is None:
                     continue
-                document = stored_document(row, True).as_document()
+                expected, chunks = self._expected_lexical(tx, row)
                 tx.execute("DELETE FROM documents_fts WHERE rowid = ?", (row["rowid"],))
-                tx.execute(
-                    "INSERT INTO documents_fts(rowid, title, body) VALUES (?,?,?)", (row["rowid"], document.title, document.text)
-                )
+                tx.execute("INSERT INTO documents_fts(rowid, title, body) VALUES (?,?,?)", (row["rowid"], *expected.document))
+                for chunk, fts_row in zip(chunks, expected.chunks, strict=True):
+                    tx.execute("DELETE FROM chunks_fts WHERE rowid = ?", (chunk["rowid"],))
+                    tx.execute("INSERT INTO chunks_fts(rowid, title, heading, body) VALUES (?,?,?,?)", (chunk["rowid"], *fts_row))
+
+    def _expected_lexical(self, connection: sqlite3.Connection, row: sqlite3.Row) -> tuple[LexicalRows, list[sqlite3.Row]]:
+        """The keyword rows a stored document (a ``documents`` row) should have, and its chunk rows."""
+        document = stored_document(row, True)
+        language = str(document.metadata.get("language") or DEFAULT_LANGUAGE)
+        chunks = connection.execute(
+            "SELECT rowid, chunk_id, text, heading_path, language FROM chunks WHERE doc_id = ? ORDER BY ordinal", (row["doc_id"],)
+        ).fetchall()
+        texts = [ChunkText(c["text"], json.loads(c["heading_path"]), c["language"] or language) for c in chunks]
+        return lexical_rows(document.title, document.as_document().text, language, texts), chunks
 
     def recount_chunks(self, doc_ids: Sequence[str]) -> None:
         """Set these documents' ``chunk_count`` to the chunks actually stored."""
