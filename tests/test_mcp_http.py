@@ -64,7 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
         root / "orgkb.toml",
         [{"name": "handbook", "type": "files", "paths": [str(docs)]}, {"name": "hr", "type": "files", "paths": [str(hr)]}],
         **{
-            "orgkb.server.index.live": {"debounce_seconds": 0.3},
+            "server.live": {"debounce_seconds": 0.3},
             "server.http": {
                 "tokens": [{"name": "handbook-reader", "token_env": "ORGKB_TEST_HANDBOOK_TOKEN", "sources": ["handbook"]}],
             },

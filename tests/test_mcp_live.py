@@ -48,7 +48,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder)
         root / "orgkb.toml",
         [{"name": "handbook", "type": "files", "paths": [str(docs)]}],
         server={"page_size": 2},
-        **{"orgkb.server.index.live": {"debounce_seconds": 0.3}},
+        **{"server.live": {"debounce_seconds": 0.3}},
     )
     index = KnowledgeIndex(load_config(config), embedder=real_embedder)
     assert Indexer(index).run().total("added") == len(DOCS)
