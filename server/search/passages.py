@@ -6,8 +6,9 @@ on its own:
 - A document's first passage carries the document's score and keeps the document's place in
   the ranking; its other chunks compete on their own scores, so a weak second passage never
   pushes out another document's best.
-- At most ``per_doc`` chunks of a document are used, and hits of one document stay together,
-  in the order their documents rank.
+- At most ``per_doc`` chunks of a document are used. A passage never shows a higher score
+  than its document's first passage, and hits come in the order of the score they show, so
+  documents keep their ranked order.
 - Chunks next to each other in one section (same heading path, anchor and page) become one
   passage with the combined line range: a reader gets continuous text, not two fragments.
 """
@@ -35,9 +36,11 @@ class SearchHit(BaseModel):
         "fused score (hybrid: weighted standard scores, above 0 means better than the average candidate)."
     )
     rerank_score: float | None = Field(default=None, description="The cross-encoder's score, when reranked.")
+    relevance: float = Field(default=0.0, description="Calibrated probability in [0, 1] that the passage answers the query.")
+    weak: bool = Field(default=False, description="Below the relevance floor: shown only because nothing better was found.")
     text: str
     title: str
-    uri: str = Field(description="Where a person opens the original, with a #section anchor where known.")
+    uri: str = Field(description="Where a person opens the original, with a #section anchor or #page=N where known.")
     resource_uri: str = Field(description="orgkb:// uri to read the whole indexed document (resources/read, fetch).")
     source: str
     doc_id: str
@@ -100,7 +103,8 @@ def rank_entries(candidates: list[tuple[str, str, float, float]], floor: float |
     for chunk_id, doc, chunk_score, doc_score in candidates:
         headline = doc not in seen_docs
         seen_docs.add(doc)
-        entry = Entry(chunk_id, doc, doc_score if headline else chunk_score)
+        # Capped at the document's score: a passage never looks better than its document's best.
+        entry = Entry(chunk_id, doc, doc_score if headline else min(chunk_score, doc_score))
         if floor is None or entry.score >= floor:
             (heads if headline else others).append(entry)
     others.sort(key=lambda e: (-e.score, e.chunk_id))
@@ -119,7 +123,11 @@ def rank_entries(candidates: list[tuple[str, str, float, float]], floor: float |
 def assemble_hits(
     entries: list[Entry], chunks: dict[str, StoredChunk], limit: int, per_doc: int, *, merge: bool = True
 ) -> list[SearchHit]:
-    """Up to ``limit`` hits from ranked entries: capped per document, neighbours merged, grouped by document."""
+    """Up to ``limit`` hits from ranked entries: capped per document, neighbours merged, best score first.
+
+    The sort is stable and a document's first passage carries its highest score, so documents
+    stay in their ranked order.
+    """
     accepted: dict[str, list[Entry]] = {}
     passages = 0
     for entry in entries:
@@ -137,7 +145,12 @@ def assemble_hits(
     for doc_entries in accepted.values():
         for group in _groups(doc_entries, chunks, merge):
             hits.append(_hit(group, chunks))
-    return hits
+    return sorted(hits, key=_shown_order)
+
+
+def _shown_order(hit: SearchHit) -> tuple[int, float]:
+    """Reranked passages first by the cross-encoder's score, then the rest by their own."""
+    return (0, -hit.rerank_score) if hit.rerank_score is not None else (1, -hit.score)
 
 
 def passage_text(chunk: StoredChunk) -> str:
@@ -179,6 +192,8 @@ def _hit(group: list[Entry], chunks: dict[str, StoredChunk]) -> SearchHit:
     uri = first.uri
     if first.anchor and "#" not in uri:
         uri = f"{uri}#{first.anchor}"
+    elif first.location.page is not None and "#" not in uri:
+        uri = f"{uri}#page={first.location.page}"  # PDF viewers open the page (RFC 8118)
     reranked = [e.rerank_score for e in group if e.rerank_score is not None]
     return SearchHit(
         score=round(max(e.score for e in group), 6),
