@@ -47,7 +47,7 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def _size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False))
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))  # as on the wire
 
 
 async def measure(config: Path, data_dir: Path, questions: list[dict[str, Any]], max_tokens: int | None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Kept apart from any transport so the CLI, the MCP tools and the benchmark share 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from orgkb.connectors.base import ConnectorRegistry, Failure, MetadataValue
 from orgkb.connectors.identifiers import doc_id, document_uri, parse_document_uri
 from orgkb.server.app.access import FULL_ACCESS, Access
 from orgkb.server.store.catalog import StoredDocument
-from orgkb.server.errors import NotFoundError
+from orgkb.server.errors import NotFoundError, OrgkbError
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.search.searcher import Searcher
 
@@ -51,12 +52,36 @@ class SourceInfo(BaseModel):
     last_sync: datetime | None
     last_error: str | None
     failures: list[Failure] = Field(default_factory=list)
+    file_types: list[str] = Field(default_factory=list, description="Values for search's `file_types`.")
+    metadata: dict[str, list[MetadataValue]] = Field(
+        default_factory=dict, description="Metadata keys search's `metadata` filter takes, with example values."
+    )
 
 
 class SourceList(BaseModel):
     """All configured sources."""
 
     sources: list[SourceInfo]
+
+
+MAX_FILTER_KEYS = 12
+FILTER_EXAMPLES = 3
+
+
+def filterable(file_types: list[str], metadata: list[dict[str, object]]) -> dict[str, object]:
+    """``file_types`` and ``metadata`` of a `SourceInfo`: each metadata key with its commonest values.
+
+    Only scalar values can be filtered on (equality); keys are ordered by how many documents
+    have them, values by how often they occur.
+    """
+    counts: dict[str, Counter[MetadataValue]] = {}
+    for values in metadata:
+        for key, value in values.items():
+            if isinstance(value, str | int | float | bool):
+                counts.setdefault(key, Counter())[value] += 1
+    keys = sorted(counts, key=lambda k: (-sum(counts[k].values()), k))[:MAX_FILTER_KEYS]
+    examples = {key: [value for value, _ in counts[key].most_common(FILTER_EXAMPLES)] for key in keys}
+    return {"file_types": file_types, "metadata": examples}
 
 
 class KnowledgeService:
@@ -106,7 +131,11 @@ class KnowledgeService:
         """The text of a document, ``max_chars`` at a time from ``offset``."""
         document = self.resolve(reference, access)
         text = document.as_document().text
-        offset = max(0, min(offset, len(text)))
+        if offset > 0 and offset >= len(text):
+            raise OrgkbError(
+                f"offset {offset} is past the end of {document.doc_id!r} ({len(text)} characters); use an offset below {len(text)}"
+            )
+        offset = max(0, offset)
         end = min(len(text), offset + max(1, max_chars))
         return FetchedDocument(
             doc_id=document.doc_id,
@@ -144,6 +173,7 @@ class KnowledgeService:
                     last_sync=datetime.fromtimestamp(state.last_sync, tz=UTC) if state.last_sync else None,
                     last_error=state.last_error,
                     failures=catalog.failures(source.name),
+                    **filterable(*catalog.metadata_values(source.name)),
                 )
             )
         return SourceList(sources=infos)

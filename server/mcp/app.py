@@ -37,6 +37,7 @@ from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.live import LiveIndex
 from orgkb.server.mcp.notify import SessionHub
 from orgkb.server.mcp.support import blocking, lowlevel
+from orgkb.server.mcp import arguments as mcp_arguments, logging_level as mcp_logging, schemas as mcp_schemas
 from orgkb.server.mcp.rendering import search_content
 from orgkb.server.search.results import SearchResult
 from orgkb.server.search.searcher import SearchMode
@@ -134,6 +135,9 @@ def build_server(
         mcp_reindex.register(server, service, sync, descriptions["reindex"])
     for module_name in EXTENSION_MODULES:
         importlib.import_module(module_name).register(server, service)
+    mcp_logging.register(server)
+    mcp_arguments.register(server)
+    mcp_schemas.register(server)  # last: it compacts the schemas of every tool registered above
     return server
 
 
@@ -144,16 +148,16 @@ def _register_tools(server: MCPServer[Any], service: KnowledgeService, descripti
     @server.tool(name="search", title="Search organisation knowledge", description=descriptions["search"], annotations=READ_ONLY)
     async def search(
         ctx: Context,
-        query: Annotated[str, Field(min_length=1, max_length=2000, description="What to look for, in natural language or keywords.")],
+        query: Annotated[str, Field(min_length=1, max_length=2000, description="A question or keywords.")],
         limit: Annotated[int, Field(ge=1, le=config.search.max_limit, description="Most passages to return.")] = config.search.default_limit,
-        mode: Annotated[SearchMode, Field(description="hybrid (default), semantic (meaning) or keyword (exact words).")] = "hybrid",
-        sources: Annotated[list[str] | None, Field(description="Only these sources (see list_sources).")] = None,
-        path_prefix: Annotated[str | None, Field(description="Only documents whose path/key starts with this.")] = None,
-        file_types: Annotated[list[str] | None, Field(description='Only these types, e.g. ["pdf", "md"].')] = None,
-        modified_after: Annotated[datetime | None, Field(description="Only documents modified at/after (ISO 8601).")] = None,
-        modified_before: Annotated[datetime | None, Field(description="Only documents modified before (ISO 8601).")] = None,
-        metadata: Annotated[dict[str, MetadataValue] | None, Field(description="Only documents with these metadata values (keys: list_sources).")] = None,
-        max_tokens: Annotated[int, Field(ge=100, le=100_000, description="Budget for the whole result; passages are cut to fit.")] = config.search.max_tokens,
+        mode: Annotated[SearchMode, Field(description="keyword: exact words; semantic: meaning.")] = "hybrid",
+        sources: Annotated[list[str] | None, Field(description="Only these sources.")] = None,
+        path_prefix: Annotated[str | None, Field(description="Only keys starting with this.")] = None,
+        file_types: Annotated[list[str] | None, Field(description='e.g. ["pdf", "md"]')] = None,
+        modified_after: Annotated[datetime | None, Field(description="ISO 8601")] = None,
+        modified_before: Annotated[datetime | None, Field(description="ISO 8601")] = None,
+        metadata: Annotated[dict[str, MetadataValue] | None, Field(description="Equal values; keys in list_sources.")] = None,
+        max_tokens: Annotated[int, Field(ge=100, le=100_000, description="Token budget; passages are cut to fit.")] = config.search.max_tokens,
     ) -> SearchResult:
         try:
             selected = access_of(ctx.request_context.request).select(sources, configured)

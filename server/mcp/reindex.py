@@ -21,6 +21,7 @@ from mcp_types import CallToolResult, LoggingLevel, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from orgkb.server.app.access import access_of
+from orgkb.server.mcp import logging_level as mcp_logging
 from orgkb.server.errors import OrgkbError
 from orgkb.server.index.indexer import SourceSummary
 from orgkb.server.index.live import LiveIndex
@@ -47,6 +48,8 @@ async def client_log(ctx: Context, level: LoggingLevel, message: str) -> None:
     The 2026-07-28 protocol deprecates server logging (its clients opt in per request), but
     it is how 2025-era clients such as the MCP Inspector show what a long call is doing.
     """
+    if not mcp_logging.enabled(ctx.request_context.session, level):
+        return  # below the level the client set with logging/setLevel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         await ctx.log(level, message, logger_name="orgkb.reindex")

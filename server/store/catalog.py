@@ -173,6 +173,14 @@ class Catalog:
         rows = self.query("SELECT source, COUNT(*) AS docs, COALESCE(SUM(chunk_count), 0) AS chunks FROM documents GROUP BY source")
         return {row["source"]: (row["docs"], row["chunks"]) for row in rows}
 
+    def metadata_values(self, source: str) -> tuple[list[str], list[dict[str, object]]]:
+        """``(file types, metadata of each document)`` of one source, for listing what can be filtered on."""
+        types = [row["file_type"] for row in self.query(
+            "SELECT file_type, COUNT(*) AS n FROM documents WHERE source = ? GROUP BY file_type ORDER BY n DESC", (source,)
+        )]
+        rows = self.query("SELECT metadata FROM documents WHERE source = ? AND metadata != '{}'", (source,))
+        return types, [json.loads(row["metadata"]) for row in rows]
+
     def write_documents(self, writes: list[DocumentWrite], deletes: list[str]) -> list[str]:
         """Swap in new document versions and remove deleted ones in one transaction.
 
