@@ -6,9 +6,9 @@ on its own:
 - A document's first passage carries the document's score and keeps the document's place in
   the ranking; its other chunks compete on their own scores, so a weak second passage never
   pushes out another document's best.
-- At most ``per_doc`` chunks of a document are used. A passage never shows a higher score
-  than its document's first passage, and hits come in the order of the score they show, so
-  documents keep their ranked order.
+- At most ``per_doc`` chunks of a document are used. Hits come in ranked order (a passage
+  where its own score places it, not next to its document's first), and a hit never shows a
+  higher score than the one above it, so the scores a client sees read in falling order.
 - Chunks next to each other in one section (same heading path, anchor and page) become one
   passage with the combined line range: a reader gets continuous text, not two fragments.
 """
@@ -123,11 +123,7 @@ def rank_entries(candidates: list[tuple[str, str, float, float]], floor: float |
 def assemble_hits(
     entries: list[Entry], chunks: dict[str, StoredChunk], limit: int, per_doc: int, *, merge: bool = True
 ) -> list[SearchHit]:
-    """Up to ``limit`` hits from ranked entries: capped per document, neighbours merged, best score first.
-
-    The sort is stable and a document's first passage carries its highest score, so documents
-    stay in their ranked order.
-    """
+    """Up to ``limit`` hits from ranked entries: capped per document, neighbours merged, in ranked order."""
     accepted: dict[str, list[Entry]] = {}
     passages = 0
     for entry in entries:
@@ -141,16 +137,20 @@ def assemble_hits(
             continue  # only a chunk that extends an accepted passage still fits
         accepted[entry.doc_id] = grown
         passages = count
-    hits: list[SearchHit] = []
+    position = {entry.chunk_id: rank for rank, entry in enumerate(entries)}
+    ranked: list[tuple[int, SearchHit]] = []
     for doc_entries in accepted.values():
         for group in _groups(doc_entries, chunks, merge):
-            hits.append(_hit(group, chunks))
-    return sorted(hits, key=_shown_order)
-
-
-def _shown_order(hit: SearchHit) -> tuple[int, float]:
-    """Reranked passages first by the cross-encoder's score, then the rest by their own."""
-    return (0, -hit.rerank_score) if hit.rerank_score is not None else (1, -hit.score)
+            ranked.append((min(position[e.chunk_id] for e in group), _hit(group, chunks)))
+    ranked.sort(key=lambda item: item[0])
+    # Each hit shows at most the score of the hit above it, so the scores read in falling order
+    # while the ranking (fused, or the reranker's) decides the order itself.
+    hits: list[SearchHit] = []
+    for _, hit in ranked:
+        if hits and hit.score > hits[-1].score:
+            hit = hit.model_copy(update={"score": hits[-1].score})
+        hits.append(hit)
+    return hits
 
 
 def passage_text(chunk: StoredChunk) -> str:

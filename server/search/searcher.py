@@ -147,7 +147,7 @@ class Searcher:
         hits = assemble_hits(entries, chunks, limit, per_doc, merge=settings.merge_neighbours)
         terms = query_terms(query)
         signals = _signals(mode, found, terms)
-        hits = _with_relevance(mode, hits, signals, terms, reranked_by is not None)
+        hits = _with_relevance(mode, hits, signals, terms)
         floor_value = settings.min_relevance if min_relevance is None else min_relevance
         kept = [hit for hit in hits if hit.relevance >= floor_value]
         outcome: SearchOutcome = "results"
@@ -223,18 +223,12 @@ def query_terms(query: str) -> int:
     return match.count(" OR ") + 1 if match else 0
 
 
-def _with_relevance(
-    mode: SearchMode, hits: list[SearchHit], signals: QuerySignals, terms: int, reranked: bool
-) -> list[SearchHit]:
-    """Hits with their calibrated relevance, in falling relevance (the order they already have)."""
+def _with_relevance(mode: SearchMode, hits: list[SearchHit], signals: QuerySignals, terms: int) -> list[SearchHit]:
+    """Hits with their calibrated relevance; it falls down the list, as their shown scores do."""
     out: list[SearchHit] = []
     for hit in hits:
         score = hit.score / max(1, terms) if mode == "keyword" else hit.score
-        value = relevance(mode, score, signals)
-        if reranked and out:
-            # Reranked hits are not in fused order; never show a later hit as more relevant.
-            value = min(value, out[-1].relevance)
-        out.append(hit.model_copy(update={"relevance": value}))
+        out.append(hit.model_copy(update={"relevance": relevance(mode, score, signals)}))
     return out
 
 
