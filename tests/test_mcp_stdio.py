@@ -63,7 +63,7 @@ async def _session_checks(config: Path) -> None:
         top = hits[0]
         assert top["title"] == "Expense policy"
         assert top["section"].endswith("Approval")
-        assert top["uri"].startswith("file://") and top["uri"].endswith("policies/expenses.md#approval")
+        assert top["uri"].startswith("file://") and top["uri"].endswith("policies/expenses.md")
         assert top["location"]["lines"][0] == 9 and top["relevance"] > 0.5
         assert "department head" in top["text"]
         text_blocks = [c for c in result.content if c.type == "text"]

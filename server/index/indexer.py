@@ -138,11 +138,13 @@ class Indexer:
             self._clean_pending()
             # New chunking settings change every chunk: then everything is embedded again.
             reembed = self._pipeline_changed()
-            reread = self.index.catalog.get_meta("parsers") != str(PARSER_VERSION)
             for source_config in configs:
-                summary.sources.append(self._sync_source(source_config, full=full or reembed or reread, reembed=reembed))
-            if reread and source_names is None and all(s.error is None for s in summary.sources):
-                self.index.catalog.set_meta("parsers", str(PARSER_VERSION))
+                parsers_key = f"parsers:{source_config.name}"
+                reread = self.index.catalog.get_meta(parsers_key) != str(PARSER_VERSION)
+                result = self._sync_source(source_config, full=full or reembed or reread, reembed=reembed)
+                summary.sources.append(result)
+                if reread and result.error is None:
+                    self.index.catalog.set_meta(parsers_key, str(PARSER_VERSION))
             if source_names is None:
                 self._forget_removed_sources({s.name for s in config.sources})
             if reembed and all(s.error is None for s in summary.sources):
