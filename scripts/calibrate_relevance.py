@@ -5,7 +5,9 @@
 
 The index in --data-dir must already hold the corpus (`orgkb eval ... --data-dir` builds it).
 For every query the first --depth hits are taken (one per document, no floor); a hit is a
-positive when the split judges its document relevant. A logistic regression per search mode
+positive when the split judges its document relevant. Each query is also scored as if its
+answer were not indexed (its relevant documents taken out of the candidates), all negatives:
+SciFact has no unanswerable queries, and "nothing relevant" must be learnt from somewhere. A logistic regression per search mode
 (Newton's method, no extra dependency) maps the hit's rank score and the query's absolute
 signals to a probability. It prints the weights to paste into CALIBRATIONS and, on the report
 split, the Brier score, the expected calibration error and how often the best hit of a query
@@ -28,7 +30,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from orgkb.server.config import OrgkbConfig  # noqa: E402
 from orgkb.server.eval.benchmark import eval_config, load_beir  # noqa: E402
 from orgkb.server.index.knowledge import KnowledgeIndex  # noqa: E402
-from orgkb.server.search.relevance import CALIBRATIONS, Calibration, QuerySignals, relevance  # noqa: E402
+from orgkb.server.search.relevance import CALIBRATIONS, Calibration, QuerySignals, query_signals, relevance  # noqa: E402
 from orgkb.server.search.searcher import Searcher, query_terms  # noqa: E402
 
 MODES = ("hybrid", "semantic", "keyword")
@@ -53,9 +55,20 @@ def collect(dataset_dir: Path, split: str, data_dir: Path, mode: str, depth: int
         assert response.signals is not None
         terms = query_terms(text)
         judged = dataset.qrels[qid]
+        relevant = {f"{source}:{doc}" for doc, grade in judged.items() if grade > 0}
         for hit in response.hits:
-            label = int(judged.get(hit.doc_id.removeprefix(f"{source}:"), 0) > 0)
-            rows.append((qid, features(mode, hit.score, response.signals, terms), label))
+            rows.append((qid, features(mode, hit.score, response.signals, terms), int(hit.doc_id in relevant)))
+        # The same query as if its answer were not indexed: the relevant documents taken out of
+        # the candidates. SciFact has no unanswerable queries, and without these a model cannot
+        # learn that a weak best match means "nothing relevant".
+        assert response.evidence is not None
+        absent = query_signals(
+            [v for d, v in response.evidence["cosine"].items() if d not in relevant],
+            [v for d, v in response.evidence["bm25"].items() if d not in relevant],
+            terms,
+        )
+        for hit in [h for h in response.hits if h.doc_id not in relevant]:
+            rows.append((f"{qid}-unanswerable", features(mode, hit.score, absent, terms), 0))
     index.catalog.close()
     return rows
 
@@ -90,6 +103,10 @@ def report(mode: str, rows: list[tuple[str, list[float], int]], calibration: Cal
         chosen = tops[tops[:, 0] >= low]
         bands[f"top1_precision@rel>={low}"] = round(float(chosen[:, 1].mean()), 3) if len(chosen) else None
         bands[f"queries@rel>={low}"] = int(len(chosen))
+    unanswerable = [p for qid, (p, _) in first.items() if qid.endswith("-unanswerable")]
+    answered = [p for qid, (p, label) in first.items() if not qid.endswith("-unanswerable") and label]
+    bands["unanswerable_flagged@0.5"] = round(sum(p < 0.5 for p in unanswerable) / max(1, len(unanswerable)), 3)
+    bands["relevant_top1_kept@0.5"] = round(sum(p >= 0.5 for p in answered) / max(1, len(answered)), 3)
     return {"hits": len(rows), "brier": round(float(((probs - labels) ** 2).mean()), 4),
             "ece": round(float(ece / len(rows)), 4), **bands}
 

@@ -66,6 +66,8 @@ class SearchResponse(BaseModel):
     )
     # What relevance was computed from, for calibration (scripts/calibrate_relevance.py); never serialised.
     signals: QuerySignals | None = Field(default=None, exclude=True)
+    # Document scores per index ("cosine", "bm25"), for the same purpose; never serialised.
+    evidence: dict[str, dict[str, float]] | None = Field(default=None, exclude=True)
 
 
 class Searcher:
@@ -156,7 +158,7 @@ class Searcher:
             kept = [hit.model_copy(update={"weak": True}) for hit in hits[: settings.weak_candidates]]
         return SearchResponse(
             query=query, mode=mode, hits=kept, took_ms=_ms(started), reranked_by=reranked_by, notices=notices,
-            outcome=outcome, signals=signals,
+            outcome=outcome, signals=signals, evidence=_evidence(mode, found),
         )
 
     def _with_passages(self, query: str, fused: Fused, doc_of: dict[str, str], depth: int) -> Fused:
@@ -215,6 +217,13 @@ def _signals(mode: SearchMode, found: list[retrieval.Retrieved], terms: int) -> 
     semantic = found[0].ranking.documents if mode != "keyword" else {}
     lexical = found[-1].ranking.documents if mode != "semantic" else {}
     return query_signals(list(semantic.values()), list(lexical.values()), terms)
+
+
+def _evidence(mode: SearchMode, found: list[retrieval.Retrieved]) -> dict[str, dict[str, float]]:
+    return {
+        "cosine": found[0].ranking.documents if mode != "keyword" else {},
+        "bm25": found[-1].ranking.documents if mode != "semantic" else {},
+    }
 
 
 def query_terms(query: str) -> int:
