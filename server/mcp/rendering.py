@@ -72,12 +72,12 @@ def passage_block(number: int, hit: CitedPassage) -> str:
 def render_result(result: SearchResult) -> str:
     """The text block of a search result."""
     if not result.hits:
-        return f"No results for {one_line(result.query)!r}."
+        return "No results: nothing indexed matches (check the filters, or list_sources)."
     if result.outcome == "no_good_match":
-        intro = (f"Nothing relevant found for {one_line(result.query)!r}: no passage reached the relevance floor. "
+        intro = ("Nothing relevant found: no passage reached the relevance floor. "
                  "The closest weak candidates follow; they probably do not answer the question.")
     else:
-        intro = f"{len(result.hits)} passages for {one_line(result.query)!r}, best first."
+        intro = f"{len(result.hits)} passages, best first."
     blocks = [f"{intro} {QUOTED_DATA_NOTE}"]
     blocks.extend(passage_block(n, hit) for n, hit in enumerate(result.hits, start=1))
     if result.omitted:
