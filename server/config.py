@@ -70,10 +70,12 @@ class SearchConfig(_Section):
         default=None, description="Hits scoring below this are dropped (cosine, BM25 or fused score, by mode)."
     )
     min_relevance: float = Field(
-        default=0.5, ge=0.0, le=1.0,
+        default=0.05, ge=0.0, le=1.0,
         description="Relevance floor (calibrated, 0-1): hits below it are dropped; when none reaches it the result "
         "says nothing relevant was found and shows at most `weak_candidates` hits, marked weak.",
     )
+    # 0.05: SciFact's base rate of a relevant document among a query's first 20 hits, i.e. a hit
+    # must be likelier than an average candidate to answer.
     weak_candidates: int = Field(default=2, ge=0, le=10, description="Weak hits shown when nothing reaches the floor.")
     max_tokens: int = Field(
         default=1200, ge=100, le=100_000,

@@ -40,7 +40,8 @@ ANSWER_INSTRUCTIONS = (
 def passage_resource(number: int, hit: SearchHit) -> EmbeddedResource:
     """One retrieved passage, embedded with the uri to cite."""
     where = hit.location.label()
-    header = f"[{number}] {one_line(hit.label)}{f' ({where})' if where else ''}\nCite as: <{hit.uri}>"
+    weak = " · weak match: probably does not answer the question" if hit.weak else ""
+    header = f"[{number}] {one_line(hit.label)}{f' ({where})' if where else ''}{weak}\nCite as: <{hit.uri}>"
     text = f"{header}\n\n{fence(hit.text)}"
     return EmbeddedResource(resource=TextResourceContents(uri=hit.uri, mime_type="text/markdown", text=text))
 
@@ -74,7 +75,7 @@ def register(server: MCPServer[Any], service: KnowledgeService) -> None:
         hits = []
         if sources != []:
             response = await _answerable(in_thread(service.searcher.search, question, filters=SearchFilters(sources=sources)))
-            hits = [hit for hit in response.hits if not hit.weak]  # weak candidates answer nothing
+            hits = response.hits
         intro = f"{ANSWER_INSTRUCTIONS}\n\nQuestion: {question}"
         if not hits:
             return [UserMessage(f"{intro}\n\nThe knowledge base returned no passages for this question: say that the "

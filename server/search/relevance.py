@@ -33,7 +33,7 @@ class Calibration(NamedTuple):
 
 # Fitted by scripts/calibrate_relevance.py on SciFact train (top 20 hits of 809 queries).
 CALIBRATIONS: dict[str, Calibration] = {
-    "hybrid": Calibration(rank=1.0, cosine=8.0, bm25=0.3, bias=-6.0),
+    "hybrid": Calibration(rank=1.172, cosine=0.261, bm25=-0.066, bias=-6.71),
     "semantic": Calibration(rank=8.0, cosine=4.0, bm25=0.0, bias=-7.0),
     "keyword": Calibration(rank=0.6, cosine=0.0, bm25=0.6, bias=-5.0),
 }
