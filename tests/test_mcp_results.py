@@ -81,13 +81,12 @@ async def _checks(path: Path) -> None:
             return result
 
         # Order and calibration: relevance falls down the list.
-        found = await search(query="who approves expenses over the limit and what are the spending limits", limit=8)
+        found = await search(query="who approves expenses over the limit", limit=8)
         hits = found.structured_content["hits"]
-        assert len(hits) >= 2
-        relevances = [h["relevance"] for h in hits]
-        assert relevances == sorted(relevances, reverse=True)
-        assert all(0.0 <= r <= 1.0 for r in relevances)
-        assert found.structured_content["outcome"] == "results"
+        assert hits[0]["title"] == "Expense Policy"
+        for query in ("spending limits and hotels", "printer badge scan toner", "onboarding laptop revenue"):
+            listed = [h["relevance"] for h in (await search(query=query, limit=8)).structured_content["hits"]]
+            assert listed == sorted(listed, reverse=True) and all(0.0 <= r <= 1.0 for r in listed)
         # Lean: no ids, no nulls.
         assert not {"doc_id", "chunk_id", "chunk_ids", "score", "rerank_score"} & set(hits[0])
         assert all(v is not None for h in hits for v in h.values())
@@ -98,6 +97,8 @@ async def _checks(path: Path) -> None:
         assert len(off.structured_content["hits"]) <= 2
         assert all(h["weak"] for h in off.structured_content["hits"])
         assert "Nothing relevant found" in off.content[0].text
+        # Calibrated across queries: the answerable question's best hit is more relevant.
+        assert hits[0]["relevance"] > off.structured_content["hits"][0]["relevance"]
 
         # PDF hits open at their page.
         pdf = (await search(query="annual report revenue", file_types=["pdf"], max_tokens=3000)).structured_content["hits"]
