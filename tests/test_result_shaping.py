@@ -71,10 +71,11 @@ def test_compact_schema_drops_titles_and_null_defaults_but_keeps_property_names(
 
 
 def test_relevance_is_monotone_in_the_rank_score_and_rises_with_the_best_cosine() -> None:
-    signals = QuerySignals(best_cosine=0.6, best_bm25=2.0)
-    values = [relevance("hybrid", score, signals) for score in (2.0, 1.0, 0.0, -1.0)]
+    signals = QuerySignals(best_cosine=0.9, best_bm25=1.0)
+    values = [relevance("hybrid", score, signals) for score in (4.0, 2.0, 0.0, -1.0)]
     assert values == sorted(values, reverse=True) and all(0 <= v <= 1 for v in values)
-    weak = relevance("hybrid", 2.0, QuerySignals(best_cosine=0.15, best_bm25=0.3))
+    assert values[0] > values[1] > values[2]
+    weak = relevance("hybrid", 4.0, QuerySignals(best_cosine=0.1, best_bm25=1.0))
     assert weak < values[0]
 
 
