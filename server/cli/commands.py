@@ -126,7 +126,9 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     except ValidationError as exc:
         error = exc.errors()[0]
         raise OrgkbError(f"invalid filter {'.'.join(str(p) for p in error['loc'])}: {error['msg']}") from None
-    response = service.searcher.search(args.query, limit=args.limit, mode=args.mode, filters=filters)
+    response = service.searcher.search(
+        args.query, limit=args.limit, mode=args.mode, filters=filters, min_relevance=config.search.min_relevance
+    )
     if args.json:
         print_json(response.model_dump(mode="json"))
         return 0

@@ -176,7 +176,9 @@ def _register_tools(server: MCPServer[Any], service: KnowledgeService, descripti
             )
         except ValidationError as exc:
             raise ToolError(f"invalid filter: {exc.errors()[0]['msg']}") from None
-        response = await blocking(service.searcher.search, query, limit=limit, mode=mode, filters=filters)
+        response = await blocking(
+            service.searcher.search, query, limit=limit, mode=mode, filters=filters, min_relevance=config.search.min_relevance
+        )
         content, structured = await blocking(search_content, response, service.index.catalog.get_document, max_tokens)
         return CallToolResult(content=content, structured_content=structured)  # type: ignore[return-value]
 

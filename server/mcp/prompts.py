@@ -74,7 +74,8 @@ def register(server: MCPServer[Any], service: KnowledgeService) -> None:
             raise MCPError(INVALID_PARAMS, str(exc)) from None
         hits = []
         if sources != []:
-            response = await _answerable(in_thread(service.searcher.search, question, filters=SearchFilters(sources=sources)))
+            response = await _answerable(in_thread(service.searcher.search, question, filters=SearchFilters(sources=sources),
+                                                    min_relevance=service.index.config.search.min_relevance))
             hits = response.hits
         intro = f"{ANSWER_INSTRUCTIONS}\n\nQuestion: {question}"
         if not hits:

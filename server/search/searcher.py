@@ -110,7 +110,8 @@ class Searcher:
         """The best passages for ``query``, best first, each with a calibrated relevance.
 
         ``rerank=False`` skips a configured reranker for this query (the benchmark's baseline).
-        ``min_relevance`` (default: the config's) is the relevance floor; 0 keeps every hit.
+        ``min_relevance`` is the relevance floor (front ends pass the config's ``min_relevance``);
+        None keeps every hit and never reports "no_good_match".
         """
         started = time.perf_counter()
         settings = self.index.config.search
@@ -150,7 +151,7 @@ class Searcher:
         terms = query_terms(query)
         signals = _signals(mode, found, terms)
         hits = _with_relevance(mode, hits, signals, terms)
-        floor_value = settings.min_relevance if min_relevance is None else min_relevance
+        floor_value = 0.0 if min_relevance is None else min_relevance
         kept = [hit for hit in hits if hit.relevance >= floor_value]
         outcome: SearchOutcome = "results"
         if hits and not kept:
