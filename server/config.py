@@ -122,6 +122,18 @@ class SearchConfig(_Section):
     min_score: float | None = Field(
         default=None, description="Hits scoring below this are dropped (cosine, BM25 or fused score, by mode)."
     )
+    min_relevance: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="Relevance floor (calibrated, 0-1): hits below it are dropped; when none reaches it the result "
+        "says nothing relevant was found and shows at most `weak_candidates` hits, marked weak.",
+    )
+    # 0.05: SciFact's base rate of a relevant document among a query's first 20 hits, i.e. a hit
+    # must be likelier than an average candidate to answer.
+    weak_candidates: int = Field(default=2, ge=0, le=10, description="Weak hits shown when nothing reaches the floor.")
+    max_tokens: int = Field(
+        default=1200, ge=100, le=100_000,
+        description="Default token budget of a search result's passages (about 4 characters a token).",
+    )
     candidates: int = Field(default=200, ge=10, le=5000, description="Chunks each index contributes before fusion.")
     fusion: Literal["zscore", "rrf"] = Field(
         default="zscore", description="How hybrid mode combines the indexes: standardised scores, or reciprocal ranks."

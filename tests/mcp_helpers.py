@@ -70,3 +70,12 @@ async def all_resources(session: Any) -> list[Any]:
         cursor = page.next_cursor
         if not cursor:
             return resources
+
+
+def hit_doc_id(hit: dict[str, Any]) -> str:
+    """The document id of a search hit in structured content (from its resource uri)."""
+    from orgkb.connectors.identifiers import doc_id, parse_document_uri
+
+    named = parse_document_uri(hit["resource_uri"])
+    assert named is not None, hit["resource_uri"]
+    return doc_id(*named)

@@ -177,9 +177,53 @@ def test_plain_text_keeps_lines_and_skips_leading_blank_lines() -> None:
     parsed = parse_file("faq.txt", b"\n\nQ: printers?\n  A: three.\r\n\r\nEnd.\n")
 
     assert [(s.heading_path, s.line_start, s.text) for s in parsed.sections] == [
-        ([], 3, "Q: printers?\n  A: three.\n\nEnd.")
+        (["Q: printers?"], 4, "  A: three."),
+        ([], 6, "End."),
     ]
     assert parsed.title is None and parsed.mime_type == "text/plain"
+
+
+PLAIN_STRUCTURED = """\
+TRAVEL GUIDE
+Updated 2025
+
+1. Booking
+Book through the portal.
+
+1.1 Hotels
+Up to 120 EUR a night.
+
+Can I fly business class?
+  Only on flights over six hours.
+
+Lost luggage
+  Report it at the airport desk.
+  Then tell the travel team.
+
+A plain closing paragraph.
+It has two lines.
+"""
+
+
+def test_plain_text_blocks_headings_and_questions_become_sections() -> None:
+    parsed = parse_file("guide.txt", PLAIN_STRUCTURED.encode())
+
+    assert [(s.heading_path, s.line_start) for s in parsed.sections] == [
+        (["TRAVEL GUIDE"], 2),
+        (["TRAVEL GUIDE", "1. Booking"], 5),
+        (["TRAVEL GUIDE", "1. Booking", "1.1 Hotels"], 8),
+        (["TRAVEL GUIDE", "1. Booking", "1.1 Hotels", "Can I fly business class?"], 11),
+        (["TRAVEL GUIDE", "1. Booking", "1.1 Hotels", "Lost luggage"], 14),
+        (["TRAVEL GUIDE", "1. Booking", "1.1 Hotels"], 17),
+    ]
+    assert parsed.sections[4].text == "  Report it at the airport desk.\n  Then tell the travel team."
+    assert_lines_are_source_lines(PLAIN_STRUCTURED, parsed.sections)
+
+
+def test_plain_text_numbered_sentences_are_not_headings() -> None:
+    parsed = parse_file("steps.txt", b"1. Open the box.\n2. Plug it in.\n\n2024 was a good year.\n")
+
+    assert all(s.heading_path == [] for s in parsed.sections)
 
 
 def test_cp1252_text_decodes() -> None:

@@ -20,6 +20,7 @@ from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from tests.conftest import PROJECT_ROOT, subprocess_env, write_config
+from tests.mcp_helpers import hit_doc_id
 
 INSPECTOR_VERSION = "0.15.0"
 TOOLS_DIR = Path(os.environ.get("ORGKB_TOOLS_DIR", Path.home() / ".cache" / "orgkb-test-tools"))
@@ -85,5 +86,5 @@ def test_inspector_lists_everything_and_calls_search(inspector: Path, config: Pa
 
     search = _result(_start(inspector, config, "tools/call", "--tool-name", "search", "--tool-arg", "query=where do I get my laptop"))
     top = search["structuredContent"]["hits"][0]
-    assert top["doc_id"] == "handbook:onboarding.md" and "IT desk" in top["text"]
+    assert hit_doc_id(top) == "handbook:onboarding.md" and "IT desk" in top["text"]
     assert any(c["type"] == "resource_link" and c["uri"] == "orgkb://documents/handbook/onboarding.md" for c in search["content"])

@@ -25,7 +25,7 @@ from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
-from tests.mcp_helpers import Notifications, all_resources, read_status, wait_for_catch_up
+from tests.mcp_helpers import Notifications, all_resources, hit_doc_id, read_status, wait_for_catch_up
 
 FULL_TOKEN = "full-access-token-for-tests-1f6b2c"
 HANDBOOK_TOKEN = "handbook-only-token-for-tests-9d04e7"
@@ -136,7 +136,7 @@ def test_full_token_searches_everything_and_gets_live_updates(server: RunningSer
         async with session(server.url, FULL_TOKEN, message_handler=notes) as connected:
             await wait_for_catch_up(connected)
             hits = (await connected.call_tool("search", {"query": "salary band grade 7"})).structured_content["hits"]
-            assert hits[0]["doc_id"] == "hr:salaries.md"
+            assert hit_doc_id(hits[0]) == "hr:salaries.md"
             await connected.subscribe_resource(HANDBOOK_URI)
             mark = notes.mark()
             (server.docs / "expenses.md").write_text("# Expense policy\n\nExpenses over 75 EUR need your department head's approval.\n")
@@ -146,7 +146,7 @@ def test_full_token_searches_everything_and_gets_live_updates(server: RunningSer
             (server.docs / "wifi.md").write_text("# Guest wifi\n\nThe guest network password rotates every Monday.\n")
             await notes.wait_for("notifications/resources/list_changed", since=mark)
             found = await connected.call_tool("search", {"query": "how often does the guest network password change"})
-            assert found.structured_content["hits"][0]["doc_id"] == "handbook:wifi.md"
+            assert hit_doc_id(found.structured_content["hits"][0]) == "handbook:wifi.md"
             (server.docs / "wifi.md").unlink()
             await notes.wait_for("notifications/resources/list_changed", since=notes.mark())
             assert "orgkb://documents/handbook/wifi.md" not in {r.uri for r in await all_resources(connected)}

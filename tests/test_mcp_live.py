@@ -21,7 +21,7 @@ from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from tests.conftest import PROJECT_ROOT, subprocess_env, write_config
-from tests.mcp_helpers import Notifications, all_resources, read_status, wait_for_catch_up
+from tests.mcp_helpers import Notifications, all_resources, hit_doc_id, read_status, wait_for_catch_up
 
 DOCS = {
     "policies/expenses.md": "# Expense policy\n\n## Limits\n\nMeals are reimbursed up to 40 EUR per day.\n\n"
@@ -96,7 +96,7 @@ def test_subscribed_document_edits_additions_and_deletions_reach_the_client(work
             (docs / "parking.md").write_text("# Parking\n\nStaff park in garage B, level -2; badges open the gate.\n")
             await notes.wait_for("notifications/resources/list_changed", since=mark)
             hits = (await session.call_tool("search", {"query": "where can employees leave their car", "limit": 3})).structured_content["hits"]
-            assert hits[0]["doc_id"] == "handbook:parking.md" and "garage B" in hits[0]["text"]
+            assert hit_doc_id(hits[0]) == "handbook:parking.md" and "garage B" in hits[0]["text"]
             listed = {r.uri for r in await all_resources(session)}
             assert "orgkb://documents/handbook/parking.md" in listed
 
@@ -105,7 +105,7 @@ def test_subscribed_document_edits_additions_and_deletions_reach_the_client(work
             await notes.wait_for("notifications/resources/list_changed", since=mark)
             for mode in ("semantic", "keyword", "hybrid"):
                 found = await session.call_tool("search", {"query": "staff parking garage badges", "mode": mode})
-                assert all(h["doc_id"] != "handbook:parking.md" for h in found.structured_content["hits"]), mode
+                assert all(hit_doc_id(h) != "handbook:parking.md" for h in found.structured_content["hits"]), mode
             with pytest.raises(MCPError, match="no indexed document"):
                 await session.read_resource("orgkb://documents/handbook/parking.md")
             assert "orgkb://documents/handbook/parking.md" not in {r.uri for r in await all_resources(session)}

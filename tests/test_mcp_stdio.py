@@ -12,6 +12,7 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
+from tests.mcp_helpers import hit_doc_id
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +62,9 @@ async def _session_checks(config: Path) -> None:
         hits = result.structured_content["hits"]
         top = hits[0]
         assert top["title"] == "Expense policy"
-        assert top["heading_path"][-1] == "Approval"
+        assert top["section"].endswith("Approval")
         assert top["uri"].startswith("file://") and top["uri"].endswith("policies/expenses.md")
-        assert top["location"]["line_start"] == 9
+        assert top["location"]["lines"][0] == 9
         assert "department head" in top["text"]
         text_blocks = [c for c in result.content if c.type == "text"]
         links = [c for c in result.content if c.type == "resource_link"]
@@ -73,7 +74,7 @@ async def _session_checks(config: Path) -> None:
         read = await session.read_resource(top["resource_uri"])
         assert "Meals are reimbursed up to 40 EUR" in read.contents[0].text
 
-        for reference in (top["uri"], top["resource_uri"], top["doc_id"]):
+        for reference in (top["uri"], top["resource_uri"], hit_doc_id(top)):
             fetched = await session.call_tool("fetch", {"uri": reference})
             assert not fetched.is_error, reference
             assert "department head" in fetched.structured_content["text"]
@@ -92,7 +93,7 @@ async def _session_checks(config: Path) -> None:
         assert unknown.is_error and "unknown source" in unknown.content[0].text
 
         filtered = await session.call_tool("search", {"query": "setup", "file_types": ["html"]})
-        assert [h["doc_id"] for h in filtered.structured_content["hits"]] == ["handbook:vpn.html"]
+        assert [hit_doc_id(h) for h in filtered.structured_content["hits"]] == ["handbook:vpn.html"]
 
         sources = (await session.call_tool("list_sources", {})).structured_content["sources"]
         assert sources[0]["name"] == "handbook" and sources[0]["documents"] == 2

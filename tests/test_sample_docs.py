@@ -37,7 +37,7 @@ def test_headline_questions_find_the_right_document(
 ) -> None:
     hits = Searcher(sample_index).search(question, limit=5).hits
     top = hits[0]
-    assert top.uri.endswith(expected_path), [h.uri for h in hits]
+    assert top.uri.split("#")[0].endswith(expected_path), [h.uri for h in hits]  # PDFs cite #page=N
     assert expected_text.lower() in (top.title + top.text).lower()
     assert top.uri.startswith("file://") and top.title
 

@@ -45,6 +45,10 @@ class SourceInfo(BaseModel):
     last_error: str | None
     failures: list[Failure] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list, description="Languages its passages are written in, most used first.")
+    file_types: list[str] = Field(default_factory=list, description="Values for search's `file_types`.")
+    metadata: dict[str, list[MetadataValue]] = Field(
+        default_factory=dict, description="Metadata keys search's `metadata` filter takes, with example values."
+    )
     disabled: str | None = Field(default=None, description="Why the source is not served (e.g. its folder is missing).")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -33,7 +34,7 @@ from orgkb.server.app.principal import Principal
 from orgkb.server.app.databases import DescribedTable, QueryResult, SqlService, TableList
 from orgkb.server.app.results import FetchedDocument, IndexStatus, SourceInfo, SourceList, SourceStatus
 from orgkb.server.config import OrgkbConfig, SearchConfig, ServerConfig
-from orgkb.server.errors import InvalidArgumentError, NotFoundError
+from orgkb.server.errors import InvalidArgumentError, NotFoundError, OrgkbError
 from orgkb.server.index.indexer import IndexSummary, Progress
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.live import LiveIndex, LiveListener
@@ -44,6 +45,26 @@ from orgkb.server.store.records import StoredDocument
 log = logging.getLogger(__name__)
 
 DEFAULT_FETCH_CHARS = 20_000
+
+
+MAX_FILTER_KEYS = 12
+FILTER_EXAMPLES = 3
+
+
+def filterable(file_types: list[str], metadata: list[dict[str, object]]) -> dict[str, object]:
+    """``file_types`` and ``metadata`` of a `SourceInfo`: each metadata key with its commonest values.
+
+    Only scalar values can be filtered on (equality); keys are ordered by how many documents
+    have them, values by how often they occur.
+    """
+    counts: dict[str, Counter[MetadataValue]] = {}
+    for values in metadata:
+        for key, value in values.items():
+            if isinstance(value, str | int | float | bool):
+                counts.setdefault(key, Counter())[value] += 1
+    keys = sorted(counts, key=lambda k: (-sum(counts[k].values()), k))[:MAX_FILTER_KEYS]
+    examples = {key: [value for value, _ in counts[key].most_common(FILTER_EXAMPLES)] for key in keys}
+    return {"file_types": file_types, "metadata": examples}
 
 
 class OrgkbService:
@@ -165,6 +186,11 @@ class CallerView:
     # --- the access rules, in one place ------------------------------------------------------
 
     @property
+    def search_settings(self) -> SearchConfig:
+        """The `[search]` defaults and limits."""
+        return self._service.search_settings
+
+    @property
     def sources(self) -> list[str]:
         """Configured sources this caller may see, in config order."""
         return self.access.visible(self._configured)
@@ -213,8 +239,13 @@ class CallerView:
         modified_after: datetime | None = None,
         modified_before: datetime | None = None,
         metadata: dict[str, MetadataValue] | None = None,
+        min_relevance: float | None = None,
     ) -> SearchResponse:
-        """The best cited passages for ``query`` among the documents this caller may see."""
+        """The best cited passages for ``query`` among the documents this caller may see.
+
+        ``min_relevance`` is the relevance floor (front ends pass `search_settings.min_relevance`);
+        None keeps every hit and never reports "no_good_match".
+        """
         if not query.strip():
             raise InvalidArgumentError("query: give some words to search for")
         settings = self._service.search_settings
@@ -237,7 +268,7 @@ class CallerView:
             error = exc.errors()[0]
             where = ".".join(str(part) for part in error["loc"])
             raise InvalidArgumentError(f"invalid filter {where}: {error['msg'].removeprefix('Value error, ')}") from None
-        response = self._service._searcher.search(query, limit=limit, mode=mode, filters=filters)
+        response = self._service._searcher.search(query, limit=limit, mode=mode, filters=filters, min_relevance=min_relevance)
         # The filters already keep other sources out; checked again so no hit can slip through.
         hits = [hit for hit in response.hits if self.may_see_source(hit.source)]
         return response.model_copy(update={"hits": hits})
@@ -258,6 +289,11 @@ class CallerView:
             raise self._unknown_document(reference)
         return document
 
+    def stored_document(self, document_id: str) -> StoredDocument | None:
+        """A document as stored (with its sections), or None when missing or not for this caller."""
+        document = self._service._index.catalog.get_document(document_id)
+        return document if document is not None and self._may_open(document) else None
+
     def fetch(self, reference: str, offset: int = 0, max_chars: int = DEFAULT_FETCH_CHARS) -> FetchedDocument:
         """The text of a document, ``max_chars`` at a time from ``offset``."""
         if offset < 0:
@@ -266,8 +302,12 @@ class CallerView:
             raise InvalidArgumentError(f"max_chars: must be 1 or more, not {max_chars}")
         document = self.resolve(reference)
         text = document.as_document().text
-        offset = min(offset, len(text))
-        end = min(len(text), offset + max_chars)
+        if offset > 0 and offset >= len(text):
+            raise OrgkbError(
+                f"offset {offset} is past the end of {document.doc_id!r} ({len(text)} characters); use an offset below {len(text)}"
+            )
+        offset = max(0, offset)
+        end = min(len(text), offset + max(1, max_chars))
         return FetchedDocument(
             doc_id=document.doc_id,
             title=document.title,
@@ -346,6 +386,7 @@ class CallerView:
                     last_error=state.last_error,
                     failures=catalog.failures(source.name),
                     languages=languages.get(source.name, []),
+                    **filterable(*catalog.metadata_values(source.name, self._principals)),
                 )
             )
         for unavailable in self._service._config.unavailable_sources:

@@ -159,6 +159,7 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
         modified_after=_datetime_argument("--modified-after", args.modified_after),
         modified_before=_datetime_argument("--modified-before", args.modified_before),
         metadata=_metadata_pairs(args.meta),
+        min_relevance=config.search.min_relevance,
     )
     problems = _health(config, args).problems
     if args.json:
@@ -170,8 +171,10 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     if not response.hits:
         out.print(f"No results for {args.query!r}.")
         return 0
+    if response.outcome == "no_good_match":
+        out.print(f"Nothing relevant found for {args.query!r}; the closest weak candidates:")
     for number, hit in enumerate(response.hits, start=1):
-        out.print(f"[bold][{number}] {escape(hit.label)}[/bold]  [dim]score {hit.score:.3f}[/dim]", highlight=False)
+        out.print(f"[bold][{number}] {escape(hit.label)}[/bold]  [dim]relevance {hit.relevance:.2f}[/dim]", highlight=False)
         where = hit.location.label()
         out.print(f"    [cyan]{escape(hit.uri)}[/cyan]{f'  ({where})' if where else ''}", highlight=False)
         text = hit.text if len(hit.text) <= 600 else hit.text[:600].rstrip() + " …"

@@ -179,7 +179,11 @@ def run_eval(
             searcher = Searcher(index)
             prefix = f"{source.source}:"
             # Warm-up: the first query loads the model and opens the store; it is not timed.
-            searcher.search(dataset.queries[query_ids[0]], limit=DEPTH, mode=mode, max_chunks_per_document=1, rerank=rerank)
+            # No relevance floor (min_relevance=0): the benchmark scores the whole ranking.
+            searcher.search(
+                dataset.queries[query_ids[0]], limit=DEPTH, mode=mode, max_chunks_per_document=1, rerank=rerank,
+                min_relevance=0.0,
+            )
             runs: dict[str, list[str]] = {}
             latencies: list[float] = []
             notices: list[str] = []
@@ -187,7 +191,8 @@ def run_eval(
             for number, qid in enumerate(query_ids, start=1):
                 started = time.perf_counter()
                 response = searcher.search(
-                    dataset.queries[qid], limit=DEPTH, mode=mode, max_chunks_per_document=1, rerank=rerank
+                    dataset.queries[qid], limit=DEPTH, mode=mode, max_chunks_per_document=1, rerank=rerank,
+                    min_relevance=0.0,
                 )
                 latencies.append((time.perf_counter() - started) * 1000)
                 runs[qid] = [hit.doc_id.removeprefix(prefix) for hit in response.hits]

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 BATCH_CHUNKS = 256
 # Bumped when chunking changes how text is cut or joined, so existing indexes are re-chunked once.
 CHUNKER_VERSION = 2
+# Bumped when a format parser changes what it extracts from unchanged files (3: plain-text
+# structure): sources are re-read once, and only documents whose content changed are embedded.
+PARSER_VERSION = 3
 
 
 class SourceSummary(BaseModel):
@@ -148,7 +151,12 @@ class Indexer:
             # New chunking settings change every chunk: then everything is embedded again.
             reembed = self._pipeline_changed()
             for source_config in configs:
-                summary.sources.append(self._sync_source(source_config, full=full or reembed, reembed=reembed))
+                parsers_key = f"parsers:{source_config.name}"
+                reread = self.index.catalog.get_meta(parsers_key) != str(PARSER_VERSION)
+                result = self._sync_source(source_config, full=full or reembed or reread, reembed=reembed)
+                summary.sources.append(result)
+                if reread and result.error is None:
+                    self.index.catalog.set_meta(parsers_key, str(PARSER_VERSION))
             if source_names is None:
                 self._forget_removed_sources({s.name for s in config.sources})
             if reembed and all(s.error is None for s in summary.sources):

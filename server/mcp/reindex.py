@@ -20,6 +20,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import CallToolResult, LoggingLevel, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from orgkb.server.mcp import logging_level as mcp_logging
 from orgkb.server.errors import OrgkbError
 from orgkb.server.index.indexer import SourceSummary
 from orgkb.server.mcp.support import caller_of
@@ -45,6 +46,8 @@ async def client_log(ctx: Context, level: LoggingLevel, message: str) -> None:
     The 2026-07-28 protocol deprecates server logging (its clients opt in per request), but
     it is how 2025-era clients such as the MCP Inspector show what a long call is doing.
     """
+    if not mcp_logging.enabled(ctx.request_context.session, level):
+        return  # below the level the client set with logging/setLevel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         await ctx.log(level, message, logger_name="orgkb.reindex")

@@ -6,8 +6,9 @@ on its own:
 - A document's first passage carries the document's score and keeps the document's place in
   the ranking; its other chunks compete on their own scores, so a weak second passage never
   pushes out another document's best.
-- At most ``per_doc`` chunks of a document are used, and hits of one document stay together,
-  in the order their documents rank.
+- At most ``per_doc`` chunks of a document are used. Hits come in ranked order (a passage
+  where its own score places it, not next to its document's first), and a hit never shows a
+  higher score than the one above it, so the scores a client sees read in falling order.
 - Chunks next to each other in one section (same heading path, anchor and page) become one
   passage with the combined line range: a reader gets continuous text, not two fragments.
 """
@@ -35,9 +36,11 @@ class SearchHit(BaseModel):
         "fused score (hybrid: weighted standard scores, above 0 means better than the average candidate)."
     )
     rerank_score: float | None = Field(default=None, description="The cross-encoder's score, when reranked.")
+    relevance: float = Field(default=0.0, description="Calibrated probability in [0, 1] that the passage answers the query.")
+    weak: bool = Field(default=False, description="Below the relevance floor: shown only because nothing better was found.")
     text: str
     title: str
-    uri: str = Field(description="Where a person opens the original, with a #section anchor where known.")
+    uri: str = Field(description="Where a person opens the original, with a #section anchor or #page=N where known.")
     resource_uri: str = Field(description="orgkb:// uri to read the whole indexed document (resources/read, fetch).")
     source: str
     doc_id: str
@@ -101,7 +104,8 @@ def rank_entries(candidates: list[tuple[str, str, float, float]], floor: float |
     for chunk_id, doc, chunk_score, doc_score in candidates:
         headline = doc not in seen_docs
         seen_docs.add(doc)
-        entry = Entry(chunk_id, doc, doc_score if headline else chunk_score)
+        # Capped at the document's score: a passage never looks better than its document's best.
+        entry = Entry(chunk_id, doc, doc_score if headline else min(chunk_score, doc_score))
         if floor is None or entry.score >= floor:
             (heads if headline else others).append(entry)
     others.sort(key=lambda e: (-e.score, e.chunk_id))
@@ -120,7 +124,7 @@ def rank_entries(candidates: list[tuple[str, str, float, float]], floor: float |
 def assemble_hits(
     entries: list[Entry], chunks: dict[str, StoredChunk], limit: int, per_doc: int, *, merge: bool = True
 ) -> list[SearchHit]:
-    """Up to ``limit`` hits from ranked entries: capped per document, neighbours merged, grouped by document."""
+    """Up to ``limit`` hits from ranked entries: capped per document, neighbours merged, in ranked order."""
     accepted: dict[str, list[Entry]] = {}
     passages = 0
     for entry in entries:
@@ -134,10 +138,19 @@ def assemble_hits(
             continue  # only a chunk that extends an accepted passage still fits
         accepted[entry.doc_id] = grown
         passages = count
-    hits: list[SearchHit] = []
+    position = {entry.chunk_id: rank for rank, entry in enumerate(entries)}
+    ranked: list[tuple[int, SearchHit]] = []
     for doc_entries in accepted.values():
         for group in _groups(doc_entries, chunks, merge):
-            hits.append(_hit(group, chunks))
+            ranked.append((min(position[e.chunk_id] for e in group), _hit(group, chunks)))
+    ranked.sort(key=lambda item: item[0])
+    # Each hit shows at most the score of the hit above it, so the scores read in falling order
+    # while the ranking (fused, or the reranker's) decides the order itself.
+    hits: list[SearchHit] = []
+    for _, hit in ranked:
+        if hits and hit.score > hits[-1].score:
+            hit = hit.model_copy(update={"score": hits[-1].score})
+        hits.append(hit)
     return hits
 
 
@@ -180,6 +193,8 @@ def _hit(group: list[Entry], chunks: dict[str, StoredChunk]) -> SearchHit:
     uri = first.uri
     if first.anchor and "#" not in uri:
         uri = f"{uri}#{first.anchor}"
+    elif first.location.page is not None and "#" not in uri:
+        uri = f"{uri}#page={first.location.page}"  # PDF viewers open the page (RFC 8118)
     reranked = [e.rerank_score for e in group if e.rerank_score is not None]
     return SearchHit(
         score=round(max(e.score for e in group), 6),

@@ -12,7 +12,9 @@ A query runs in four steps:
    averaged; every chunk also gets a fused score of its own, for choosing passages.
 3. **Reranking** (optional, `server.rerank`): a cross-encoder rescores the first passages.
 4. **Shaping** (`server.passages`): at most N chunks per document, adjacent chunks of one
-   section merged into one passage, hits of one document kept together, a score floor.
+   section merged into one passage, best score first, a score floor.
+5. **Relevance** (`server.search.relevance`): every hit gets a calibrated relevance; below the
+   floor hits are dropped, and a query with none above it says so ("no_good_match").
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from orgkb.server.search.passages import (
 from orgkb.server.embedding.languages import model_languages
 from orgkb.server.embedding.reranker import Reranker, RerankerUnavailable, create_reranker
 from orgkb.server.language.detection import detect
+from orgkb.server.search.relevance import QuerySignals, query_signals, relevance
 from orgkb.server.search.retrieval import fts_query
 
 __all__ = ["SearchHit", "SearchMode", "SearchResponse", "Searcher", "fts_query"]
@@ -51,6 +54,7 @@ log = logging.getLogger(__name__)
 QUERY_LANGUAGE_CONFIDENCE = 0.7
 
 SearchMode = Literal["hybrid", "semantic", "keyword"]
+SearchOutcome = Literal["results", "no_good_match"]
 
 
 class SearchResponse(BaseModel):
@@ -62,6 +66,13 @@ class SearchResponse(BaseModel):
     took_ms: float
     reranked_by: str | None = Field(default=None, description="The cross-encoder that ordered the first hits, if any.")
     notices: list[str] = Field(default_factory=list, description="Why something configured did not apply.")
+    outcome: SearchOutcome = Field(
+        default="results", description='"no_good_match" when no hit reaches the relevance floor (any hits are weak).'
+    )
+    # What relevance was computed from, for calibration (scripts/calibrate_relevance.py); never serialised.
+    signals: QuerySignals | None = Field(default=None, exclude=True)
+    # Document scores per index ("cosine", "bm25"), for the same purpose; never serialised.
+    evidence: dict[str, dict[str, float]] | None = Field(default=None, exclude=True)
 
 
 class Searcher:
@@ -99,10 +110,13 @@ class Searcher:
         max_chunks_per_document: int | None = None,
         min_score: float | None = None,
         rerank: bool = True,
+        min_relevance: float | None = None,
     ) -> SearchResponse:
-        """The best passages for ``query``, grouped by document, best document first.
+        """The best passages for ``query``, best first, each with a calibrated relevance.
 
         ``rerank=False`` skips a configured reranker for this query (the benchmark's baseline).
+        ``min_relevance`` is the relevance floor (front ends pass the config's ``min_relevance``);
+        None keeps every hit and never reports "no_good_match".
         """
         started = time.perf_counter()
         settings = self.index.config.search
@@ -140,8 +154,18 @@ class Searcher:
         if self.reranker is not None and rerank:
             reranked_by = self._rerank(self.reranker, query, entries, chunks, settings.rerank_candidates, notices)
         hits = assemble_hits(entries, chunks, limit, per_doc, merge=settings.merge_neighbours)
+        terms = query_terms(query)
+        signals = _signals(mode, found, terms)
+        hits = _with_relevance(mode, hits, signals, terms)
+        floor_value = 0.0 if min_relevance is None else min_relevance
+        kept = [hit for hit in hits if hit.relevance >= floor_value]
+        outcome: SearchOutcome = "results"
+        if hits and not kept:
+            outcome = "no_good_match"
+            kept = [hit.model_copy(update={"weak": True}) for hit in hits[: settings.weak_candidates]]
         return SearchResponse(
-            query=query, mode=mode, hits=hits, took_ms=_ms(started), reranked_by=reranked_by, notices=notices
+            query=query, mode=mode, hits=kept, took_ms=_ms(started), reranked_by=reranked_by, notices=notices,
+            outcome=outcome, signals=signals, evidence=_evidence(mode, found),
         )
 
     def _semantic_weight(self, query: str, mode: SearchMode, notices: list[str]) -> float:
@@ -224,6 +248,35 @@ class Searcher:
                 self._rerank_error = f"reranking is off: {error}"
                 log.warning("%s", self._rerank_error)
             return self._rerank_error
+
+
+def _signals(mode: SearchMode, found: list[retrieval.Retrieved], terms: int) -> QuerySignals:
+    """The query's absolute signals: the best cosine (vector index) and best BM25 per query term."""
+    semantic = found[0].ranking.documents if mode != "keyword" else {}
+    lexical = found[-1].ranking.documents if mode != "semantic" else {}
+    return query_signals(list(semantic.values()), list(lexical.values()), terms)
+
+
+def _evidence(mode: SearchMode, found: list[retrieval.Retrieved]) -> dict[str, dict[str, float]]:
+    return {
+        "cosine": found[0].ranking.documents if mode != "keyword" else {},
+        "bm25": found[-1].ranking.documents if mode != "semantic" else {},
+    }
+
+
+def query_terms(query: str) -> int:
+    """How many words BM25 matches on (the FTS query's alternatives)."""
+    match = fts_query(query)
+    return match.count(" OR ") + 1 if match else 0
+
+
+def _with_relevance(mode: SearchMode, hits: list[SearchHit], signals: QuerySignals, terms: int) -> list[SearchHit]:
+    """Hits with their calibrated relevance; it falls down the list, as their shown scores do."""
+    out: list[SearchHit] = []
+    for hit in hits:
+        score = hit.score / max(1, terms) if mode == "keyword" else hit.score
+        out.append(hit.model_copy(update={"relevance": relevance(mode, score, signals)}))
+    return out
 
 
 def _ms(started: float) -> float:

@@ -191,6 +191,22 @@ class Catalog:
         )
         return {row["source"]: (row["docs"], row["chunks"]) for row in rows}
 
+    def metadata_values(
+        self, source: str, principals: frozenset[str] | None = None, sample: int = 2000
+    ) -> tuple[list[str], list[dict[str, object]]]:
+        """``(file types, metadata of up to ``sample`` documents)`` of one source, for listing what can be
+        filtered on; ``principals`` limits both to documents one of them may read."""
+        condition, params = readable_by(principals, "documents.doc_id") if principals is not None else ("1=1", [])
+        types = [row["file_type"] for row in self.query(
+            f"SELECT file_type, COUNT(*) AS n FROM documents WHERE source = ? AND {condition} GROUP BY file_type ORDER BY n DESC",
+            (source, *params),
+        )]
+        rows = self.query(
+            f"SELECT metadata FROM documents WHERE source = ? AND metadata != '{{}}' AND {condition} ORDER BY rowid DESC LIMIT ?",
+            (source, *params, sample),
+        )
+        return types, [json.loads(row["metadata"]) for row in rows]
+
     def write_documents(self, writes: list[DocumentWrite], deletes: list[str]) -> list[str]:
         """Swap in new document versions and remove deleted ones in one transaction.
 
