@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from orgkb.server.config import StoreConfig  # noqa: E402
-from orgkb.server.search.filters import SearchFilters, vector_metadata  # noqa: E402
+from orgkb.server.store.filters import SearchFilters, vector_metadata  # noqa: E402
 from orgkb.server.store.vectors import ChromaStore  # noqa: E402
 
 

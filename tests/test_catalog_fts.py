@@ -13,7 +13,7 @@ from orgkb.server.embedding.embedder import HashingEmbedder
 from orgkb.server.errors import OrgkbError
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.search.filters import SearchFilters
+from orgkb.server.store.filters import SearchFilters
 from orgkb.server.search.searcher import Searcher
 from tests.conftest import IndexFactory
 

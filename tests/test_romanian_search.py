@@ -17,7 +17,7 @@ from orgkb.server.config import OrgkbConfig, load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.search.filters import SearchFilters
+from orgkb.server.store.filters import SearchFilters
 from orgkb.server.search.retrieval import fts_query
 from orgkb.server.search.searcher import Searcher
 from tests.conftest import PROJECT_ROOT, SAMPLE_DOCS, orgkb_command, subprocess_env, write_config

@@ -16,7 +16,7 @@ import pytest
 
 from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import HashingEmbedder
-from orgkb.server.search.filters import SearchFilters
+from orgkb.server.store.filters import SearchFilters
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.search.searcher import Searcher

@@ -154,7 +154,7 @@ def test_rows_are_found_cited_updated_and_deleted(
 
     hits = searcher.search("which table holds invoices", limit=5).hits
     assert "crm:schema/ar_documents" in [h.doc_id for h in hits[:3]]
-    from orgkb.server.search.filters import SearchFilters
+    from orgkb.server.store.filters import SearchFilters
 
     tables = searcher.search("which table holds invoices", limit=3, filters=SearchFilters(file_types=["schema"])).hits
     assert tables[0].doc_id == "crm:schema/ar_documents"

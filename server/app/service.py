@@ -38,7 +38,7 @@ from orgkb.server.errors import InvalidArgumentError, NotFoundError, OrgkbError
 from orgkb.server.index.indexer import IndexSummary, Progress
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.live import LiveIndex, LiveListener
-from orgkb.server.search.filters import SearchFilters
+from orgkb.server.store.filters import SearchFilters
 from orgkb.server.search.searcher import Searcher, SearchMode, SearchResponse
 from orgkb.server.store.records import StoredDocument
 

@@ -33,7 +33,7 @@ from orgkb.connectors.limits import DEFAULT_LIMITS, DocumentLimits, check_chunk_
 from orgkb.server.store.catalog import DocumentWrite, file_type_of
 from orgkb.server.index.chunking import chunk_document
 from orgkb.server.errors import OrgkbError
-from orgkb.server.search.filters import vector_metadata
+from orgkb.server.store.filters import vector_metadata
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.permissions import effective_permissions, refresh_permissions
 from orgkb.server.store.seen_keys import SeenKeys

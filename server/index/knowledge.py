@@ -15,7 +15,7 @@ from orgkb.server.config import OrgkbConfig
 from orgkb.server.embedding.embedder import Embedder, create_embedder
 from orgkb.server.store.schema import VECTOR_METADATA_OUTDATED
 from orgkb.server.store.vectors import ChromaStore
-from orgkb.server.search.filters import vector_metadata
+from orgkb.server.store.filters import vector_metadata
 
 log = logging.getLogger(__name__)
 

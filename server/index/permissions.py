@@ -11,7 +11,7 @@ from __future__ import annotations
 from orgkb.connectors.base import Document, SourceConfig
 from orgkb.connectors.permissions import Permissions
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.search.filters import acl_metadata
+from orgkb.server.store.filters import acl_metadata
 
 
 def effective_permissions(document: Document, config: SourceConfig) -> Permissions:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from orgkb.server.index.chunking import Chunk
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.verify import VerifyReport
-from orgkb.server.search.filters import vector_metadata
+from orgkb.server.store.filters import vector_metadata
 
 EMBED_BATCH = 256
 

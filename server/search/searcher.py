@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from orgkb.server.search import retrieval
 from orgkb.server.store.catalog import StoredChunk
-from orgkb.server.search.filters import SearchFilters
+from orgkb.server.store.filters import SearchFilters
 from orgkb.server.search.fusion import Fused, fuse, single
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.search.passages import (
