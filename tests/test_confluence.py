@@ -95,7 +95,7 @@ def test_pages_are_found_cited_and_follow_edits_and_deletions(
     assert stored is not None
     assert stored.metadata == {
         "space": "ENG", "space_name": "Engineering", "labels": "runbook, deploy", "breadcrumb": "Engineering Home",
-        "last_modified_by": "Rui Matos", "page_id": site["deploy"],
+        "last_modified_by": "Rui Matos", "page_id": site["deploy"], "language": "en",
     }
     assert stored.version == "1"
 

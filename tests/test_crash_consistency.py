@@ -37,6 +37,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from orgkb.server.index.writer_lock import HOLDER_NAME
 from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
 
 pytestmark = pytest.mark.slow
@@ -149,7 +150,7 @@ def _writer_pid(data_dir: Path, config: Path, timeout: float = 30.0) -> int | No
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            pid = int((data_dir / "index.lock").read_text(encoding="utf-8").split()[0])
+            pid = int((data_dir / HOLDER_NAME).read_text(encoding="utf-8").split()[0])
             if str(config) in Path(f"/proc/{pid}/cmdline").read_text(encoding="utf-8", errors="replace"):
                 return pid
         except (OSError, ValueError, IndexError):

@@ -61,7 +61,7 @@ def test_pages_are_found_by_content_and_cited_at_their_section(
     document = index.catalog.get_document("doku:ops:on_call")
     assert document is not None
     assert document.title == "On-call rota"
-    assert document.metadata == {"namespace": "ops", "last_editor": "admin"}
+    assert document.metadata == {"namespace": "ops", "last_editor": "admin", "language": "en"}
     text = document.as_document().text
     assert "page the team lead via Opsgenie" in text
     assert "- Handover happens every Monday at 09:30" in text

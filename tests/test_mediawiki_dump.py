@@ -79,7 +79,7 @@ def test_sample_wiki_is_found_and_cited_at_its_sections(make_index: IndexFactory
     berlin = index.catalog.get_document("dump:Office Berlin")
     assert berlin is not None
     assert berlin.version == "31"  # the latest of the page's two revisions
-    assert berlin.metadata == {"namespace": "Main", "categories": "Offices, Berlin", "last_editor": "Lena Vogt"}
+    assert berlin.metadata == {"namespace": "Main", "categories": "Offices, Berlin", "last_editor": "Lena Vogt", "language": "en"}
     text = berlin.as_document().text
     assert "06:00 to 23:00" in text and "22:00" not in text
     for junk in ("{{", "Infobox", "Headcount", "thumb", "[[", "'''"):

@@ -21,6 +21,7 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
+from tests.mcp_helpers import hit_doc_id
 from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
 from tests.oidc_server import IdpUser, OidcProvider, missing
 from tests.samba_server import free_port
@@ -156,7 +157,7 @@ def test_each_user_gets_a_session_of_their_own(server: OAuthServer, idp: OidcPro
                 assert [s["name"] for s in sources] == ["handbook"], user
                 for mode in ("keyword", "semantic", "hybrid"):
                     result = await connected.call_tool("search", {"query": "finance forecast approval threshold", "mode": mode})
-                    found = {h["doc_id"] for h in result.structured_content["hits"]}
+                    found = {hit_doc_id(h) for h in result.structured_content["hits"]}
                     assert "handbook:expenses.md" in found, (user, mode)
                     assert ("handbook:forecast.md" in found) == sees_forecast, (user, mode)
                 fetched = await connected.call_tool("fetch", {"uri": "handbook:forecast.md"})

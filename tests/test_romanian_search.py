@@ -20,6 +20,7 @@ from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.store.filters import SearchFilters
 from orgkb.server.search.retrieval import fts_query
 from orgkb.server.search.searcher import Searcher
+from tests.mcp_helpers import hit_doc_id
 from tests.conftest import PROJECT_ROOT, SAMPLE_DOCS, orgkb_command, subprocess_env, write_config
 
 SOURCES = [
@@ -138,14 +139,14 @@ async def _mcp_checks(config: Path) -> None:
             result = await session.call_tool("search", {"query": query, "limit": 3})
             assert not result.is_error, result.content
             hits = result.structured_content["hits"]
-            assert hits[0]["doc_id"] == expected, (query, [h["doc_id"] for h in hits])
+            assert hit_doc_id(hits[0]) == expected, (query, [hit_doc_id(h) for h in hits])
             if expected != ARCHITECTURE:  # that page's best passage may be its English section
                 assert hits[0]["language"] == "ro"
         for mode in ("keyword", "semantic"):
             filtered = await session.call_tool(
                 "search", {"query": "approval aprobare", "mode": mode, "limit": 20, "metadata": {"language": "en"}}
             )
-            ids = [h["doc_id"] for h in filtered.structured_content["hits"]]
+            ids = [hit_doc_id(h) for h in filtered.structured_content["hits"]]
             assert ids and all(i.startswith("handbook:") for i in ids), (mode, ids)
         sources = (await session.call_tool("list_sources", {})).structured_content["sources"]
         assert {s["name"]: s["languages"] for s in sources}["romania"] == ["ro"]

@@ -107,7 +107,7 @@ def test_init_index_search_and_serve_from_the_installed_wheel(fresh_venv: tuple[
     sample = tmp_path / "sample"
     _run([orgkb, "init", "--sample", "--dest", str(sample)], tmp_path, env)
     status = json.loads(_run([orgkb, "--config", str(sample / "orgkb.toml"), "status", "--json"], tmp_path, env).stdout)
-    assert [s["name"] for s in status["sources"]] == ["handbook", "it", "shared-drive", "team-wiki", "wiki", "company-db"]
+    assert [s["name"] for s in status["sources"]] == ["handbook", "it", "shared-drive", "team-wiki", "romania", "wiki-ro", "wiki", "company-db"]
     assert all(s["disabled"] is None for s in status["sources"])
 
     async def session() -> None:

@@ -31,15 +31,16 @@ async def problem_notices(ctx: ServerRequestContext[Any, Any], call_next: CallNe
         lines = [p.line() for p in health.problems]
         if isinstance(result, CallToolResult):
             structured = result.structured_content
-            if isinstance(structured, dict) and isinstance(structured.get("notices"), list):
-                structured = {**structured, "notices": [*structured["notices"], *lines]}
+            if isinstance(structured, dict) and ("hits" in structured or isinstance(structured.get("notices"), list)):
+                # A search result (whose lean form leaves out empty notices) carries them in its own field.
+                structured = {**structured, "notices": [*(structured.get("notices") or []), *lines]}
             content = [*result.content, TextContent(text=notice)]
             return result.model_copy(update={"content": content, "structured_content": structured})
         if isinstance(result, dict) and isinstance(result.get("content"), list):
             result["content"].append({"type": "text", "text": notice})
             structured = result.get("structuredContent")
-            if isinstance(structured, dict) and isinstance(structured.get("notices"), list):
-                structured["notices"].extend(lines)
+            if isinstance(structured, dict) and ("hits" in structured or isinstance(structured.get("notices"), list)):
+                structured["notices"] = [*(structured.get("notices") or []), *lines]
     elif ctx.method == "initialize":
         if isinstance(result, dict):
             result["instructions"] = f"{result.get('instructions') or ''}\n\n{notice}".strip()

@@ -55,6 +55,7 @@ class CitedPassage(_Lean):
     uri: str = Field(description="Cite this: where a person opens the original.")
     resource_uri: str = Field(description="orgkb:// uri for resources/read or fetch.")
     source: str
+    language: str | None = Field(default=None, description="The passage's language (filter with metadata.language).")
     location: PassageLocation | None = None
     metadata: dict[str, MetadataValue] | None = None
 
@@ -133,6 +134,7 @@ def cite(hit: SearchHit, query: str, document: StoredDocument | None, max_chars:
         uri=human_uri(hit, resource_uri),
         resource_uri=resource_uri,
         source=hit.source,
+        language=hit.language or None,
         location=location if location.model_dump(exclude_none=True) else None,
         metadata=compact_metadata(document.metadata) if document is not None else None,
     )
