@@ -14,8 +14,7 @@ import re
 import sqlite3
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
 from tests.mcp_helpers import Notifications, all_resources, read_status, wait_for_catch_up
+from tests.test_mcp_http import session
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:resources/subscribe is removed")]
 
@@ -100,17 +100,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
     yield running
     process.terminate()
     process.wait(timeout=30)
-
-
-@asynccontextmanager
-async def session(url: str, token: str, **client: Any) -> AsyncIterator[ClientSession]:
-    async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=120)) as http,
-        streamable_http_client(url, http_client=http) as (read, write),
-        ClientSession(read, write, **client) as connected,
-    ):
-        await connected.initialize()
-        yield connected
 
 
 def _probes(root: Path) -> list[tuple[str, str]]:
