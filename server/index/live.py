@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -26,10 +26,12 @@ from orgkb.connectors.base import WatchableConnector
 from orgkb.connectors.registry import build_connector
 from orgkb.server.config import LiveSyncConfig
 from orgkb.server.errors import IndexBusyError, OrgkbError, describe_storage_error
-from orgkb.server.index.folder_watch import FolderWatcher
 from orgkb.server.index.indexer import IndexChange, Indexer, IndexSummary, Progress, SourceSummary
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.writer_lock import WriterLock, hold_for_process, release_for_process
+
+if TYPE_CHECKING:
+    from orgkb.server.index.folder_watch import FolderWatcher
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,9 @@ class LiveIndex:
         return self._lock is not None
 
     def _start_watching(self) -> None:
+        # watchdog and the ignore-rule matcher load only when a server starts watching.
+        from orgkb.server.index.folder_watch import FolderWatcher
+
         watcher = FolderWatcher(self.request, ignore_under=[self.index.data_dir])
         self._watcher = watcher
         for source in self.index.config.sources:
