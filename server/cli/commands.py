@@ -7,13 +7,12 @@ not configured) and every mistake is one line on stderr with a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from datetime import UTC, datetime
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+
+from typing import TYPE_CHECKING
 
 from orgkb.connectors.base import ConnectorError
 from orgkb.connectors.registry import open_connector
@@ -26,11 +25,24 @@ from orgkb.server.index.indexer import IndexSummary, SourceSummary
 from orgkb.server.index.knowledge import KnowledgeIndex
 
 # The search tool's bound on a query (server/mcp/app.py), applied to the command line too.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
 MAX_QUERY_CHARS = 2000
 
 # Human-readable output goes to stderr so stdout stays clean for --json and for pipes.
 # Pipes and CI logs get a width that fits the summary table instead of 80 columns.
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+@functools.cache
+def stderr_console() -> Console:
+    """Human-readable output on stderr, so stdout stays clean for --json and for pipes.
+
+    Pipes and CI logs get a width that fits the summary table instead of 80 columns. rich is
+    imported here, not at start-up: `orgkb serve` never prints a table.
+    """
+    from rich.console import Console
+
+    return Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 class RichProgress:
@@ -61,18 +73,21 @@ def _index_arguments(parser: argparse.ArgumentParser) -> None:
 @command("index", "build or update the index from the configured sources", _index_arguments)
 def index_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Sync sources into the index and print a summary."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     quiet_model_loading()
     for unavailable in config.unavailable_sources:
-        console.print(f"[red]{escape(unavailable.name)}: disabled: {escape(unavailable.reason)}", highlight=False)
+        stderr_console().print(f"[red]{escape(unavailable.name)}: disabled: {escape(unavailable.reason)}", highlight=False)
     _refuse_disabled(config, args.source)
     if not config.sources:
         if not config.unavailable_sources:
-            console.print("[yellow]No sources configured: add [[sources]] entries to the config file.")
+            stderr_console().print("[yellow]No sources configured: add [[sources]] entries to the config file.")
         return 2
     local = OrgkbService.from_config(config).local()
     columns = [SpinnerColumn(), TextColumn("{task.description:<16}"), BarColumn(), TextColumn("{task.completed:>6.0f} docs"),
                TimeElapsedColumn(), TextColumn("{task.fields[detail]}", style="dim")]
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=stderr_console(), transient=False) as progress:
         summary = local.reindex(args.source, full=args.full, progress=RichProgress(progress))
     print_summary(summary)
     return 0 if summary.ok and not config.unavailable_sources else 1
@@ -88,6 +103,8 @@ def _refuse_disabled(config: OrgkbConfig, requested: list[str] | None) -> None:
 
 def print_summary(summary: IndexSummary) -> None:
     """A table of what each source did, then every failure."""
+    from rich.table import Table
+
     table = Table(title="Index summary")
     table.add_column("source", overflow="fold", min_width=12)
     for column in ("added", "updated", "same", "deleted", "failed", "skipped", "chunks", "secs"):
@@ -95,13 +112,13 @@ def print_summary(summary: IndexSummary) -> None:
     for s in summary.sources:
         table.add_row(s.source, str(s.added), str(s.updated), str(s.unchanged), str(s.deleted), str(s.failed),
                       str(s.skipped), str(s.chunks_embedded), f"{s.seconds:.1f}")
-    console.print(table)
+    stderr_console().print(table)
     for s in summary.sources:
         if s.error:
-            console.print(f"[red]{s.source}: not synced: {s.error}")
+            stderr_console().print(f"[red]{s.source}: not synced: {s.error}")
         for failure in s.failures:
             style = "dim" if failure.skipped else "yellow"
-            console.print(f"[{style}]{s.source}: {failure.key}: {failure.message}", highlight=False)
+            stderr_console().print(f"[{style}]{s.source}: {failure.key}: {failure.message}", highlight=False)
 
 
 def _search_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +159,9 @@ def _datetime_argument(flag: str, value: str | None) -> datetime | None:
 @command("search", "search the index and print cited passages", _search_arguments)
 def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Search and print cited hits (or JSON)."""
+    from rich.console import Console
+    from rich.markup import escape
+
     quiet_model_loading()
     if not 1 <= len(args.query) <= MAX_QUERY_CHARS:
         raise OrgkbError(f"the query must have 1 to {MAX_QUERY_CHARS} characters, not {len(args.query)}")
@@ -166,7 +186,7 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
         print_json({**response.model_dump(mode="json"), "problems": [p.model_dump() for p in problems]})
         return 0
     for problem in problems:
-        console.print(f"[yellow]{escape(problem.line())}", highlight=False, soft_wrap=True)
+        stderr_console().print(f"[yellow]{escape(problem.line())}", highlight=False, soft_wrap=True)
     out = Console(soft_wrap=True)
     if not response.hits:
         out.print(f"No results for {args.query!r}.")
@@ -236,6 +256,10 @@ def _health(config: OrgkbConfig, args: argparse.Namespace) -> Health:
 @command("status", "show what is indexed, per source, and what is wrong", _json_argument)
 def status_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Print per-source document counts, last sync and failures, then every problem with its fix."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     sources = OrgkbService.from_config(config).local().list_sources()
     health = _health(config, args)
     if args.json:
@@ -271,6 +295,9 @@ def status_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
 @command("check", "check that every source is reachable and its credentials work", _json_argument)
 def check_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Run each connector's check; one line per source: ok, warnings, or the error."""
+    from rich.console import Console
+    from rich.markup import escape
+
     results: list[dict[str, object]] = [
         {"source": u.name, "type": u.type, "ok": False, "error": f"disabled: {u.reason}", "warnings": []}
         for u in config.unavailable_sources

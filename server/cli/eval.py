@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from orgkb.server.eval.benchmark import EvalReport, load_beir, run_eval
 from orgkb.server.cli.registry import command, print_json, quiet_model_loading
-from orgkb.server.cli.commands import RichProgress
+from orgkb.server.cli.commands import RichProgress, stderr_console
 from orgkb.server.config import OrgkbConfig
 
-console = Console(stderr=True)
 
 
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,13 +29,15 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
 @command("eval", "measure search quality and speed on a BEIR data set", _eval_arguments, config="optional")
 def eval_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     """Index the corpus through the connector pipeline, run every query through search, print figures."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     quiet_model_loading()
     if args.limit_queries is not None and args.limit_queries < 1:
-        console.print("[red]--limit-queries must be at least 1")
+        stderr_console().print("[red]--limit-queries must be at least 1")
         return 2
     dataset = load_beir(args.dataset, args.split)
     columns = [SpinnerColumn(), TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*columns, console=stderr_console(), transient=True) as progress:
         queries = progress.add_task("queries", total=None, visible=False)
 
         def on_query(done: int, total: int) -> None:
@@ -61,7 +59,7 @@ def eval_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     else:
         print_report(report)
     for notice in report.notices:
-        console.print(f"[yellow]{notice}")
+        stderr_console().print(f"[yellow]{notice}")
     return 0
 
 
@@ -74,6 +72,9 @@ class _IndexProgress(RichProgress):
 
 def print_report(report: EvalReport) -> None:
     """The figures as a two-column table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{Path(report.dataset).name} · {report.split} · {report.mode}", show_header=False)
     table.add_column("measure")
     table.add_column("value", justify="right")

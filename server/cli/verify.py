@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.markup import escape
 
 from orgkb.server.cli.registry import command, print_json, quiet_model_loading
 from orgkb.server.config import OrgkbConfig
@@ -76,6 +74,9 @@ def verify_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
 
 def print_report(report: VerifyReport) -> None:
     """The report as a few readable lines."""
+    from rich.console import Console
+    from rich.markup import escape
+
     out = Console(soft_wrap=True, highlight=False)
     out.print(f"index at {escape(report.data_dir)}: {report.documents} documents, {report.chunks} chunks, "
               f"{report.vectors} vectors")
