@@ -92,6 +92,8 @@ class OrgkbService:
             self._live.add_listener(health)  # a sync's end refreshes the problems
         self._warm = threading.Event()
         self.warm_error: str | None = None
+        self._start_lock = threading.Lock()
+        self._started = False
         local = config.server.principal
         # The local user (stdio, the CLI, loopback HTTP without tokens) is who the config says.
         self._local_access = (
@@ -138,7 +140,15 @@ class OrgkbService:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self, *, warm_up: bool = True) -> None:
-        """Load the model in the background (``warm_up``) and start live sync, if configured."""
+        """Load the model in the background (``warm_up``) and start live sync, if configured.
+
+        Idempotent: the server calls it once the first handshake is answered (or after a short
+        delay when no client comes), so importing torch in the background never slows `initialize`.
+        """
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
         if warm_up:
             threading.Thread(target=self.warm_up, name="orgkb-warm-up", daemon=True).start()
         self._live.start()

@@ -22,7 +22,9 @@ from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Annotated, Any
 
+import anyio
 from anyio.from_thread import BlockingPortal
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp_types import CallToolResult, SubscriptionsListenRequestParams, TextContent
@@ -45,6 +47,7 @@ __all__ = ["EXTENSION_GROUP", "build_server"]
 log = logging.getLogger(__name__)
 
 EXTENSION_GROUP = "orgkb.mcp_extensions"
+START_DELAY = 2.0  # seconds after start-up that warm-up and live sync begin if no client has come
 Extension = Callable[[MCPServer[Any], OrgkbService], None]
 
 DEFAULT_INSTRUCTIONS = (
@@ -94,14 +97,23 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[OrgkbState]) -> AsyncIterator[OrgkbState]:
-        service.start(warm_up=warm_up)
-        async with BlockingPortal() as portal:
+        async with BlockingPortal() as portal, anyio.create_task_group() as background:
             hub.attach(portal)
+            # Warm-up and live sync start once the first handshake is answered (see below),
+            # or after a moment when no client connects (an HTTP server nobody calls yet).
+            background.start_soon(_start_later, service, warm_up)
             try:
                 yield OrgkbState(service=service)
             finally:
+                background.cancel_scope.cancel()
                 hub.attach(None)
                 service.stop()
+
+    async def start_after_handshake(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        result = await call_next(ctx)
+        if ctx.method == "initialize":
+            service.start(warm_up=warm_up)
+        return result
 
     server: MCPServer[OrgkbState] = MCPServer(
         name=settings.name,
@@ -111,7 +123,7 @@ def build_server(
         lifespan=lifespan,
         log_level="WARNING",
         subscriptions=hub.bus,
-        middleware=[hub.middleware, problem_notices],
+        middleware=[hub.middleware, problem_notices, start_after_handshake],
     )
     # Listen streams only ever carry what the caller may see.
     lowlevel(server).add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, hub.scoped_listen)
@@ -128,6 +140,11 @@ def build_server(
     mcp_arguments.register(server)
     mcp_schemas.register(server)  # last: it compacts the schemas of every tool registered above
     return server
+
+
+async def _start_later(service: OrgkbService, warm_up: bool) -> None:
+    await anyio.sleep(START_DELAY)
+    service.start(warm_up=warm_up)
 
 
 def _installed_extensions() -> list[Extension]:
