@@ -32,6 +32,8 @@ MW_OUTSIDER = ("Outsider@orgkb", "outsiderbot0123456789abcdefghijkl")
 DW_ADMIN = ("admin", "DokuAdmin-1234")
 DW_READER = ("reader", "DokuReader-1234")
 DW_NO_API = ("noapi", "DokuNoApi-1234")
+# Anonymous visitors read nothing; logged-in users read everything.
+DW_DEFAULT_ACL = "*\t@ALL\t0\n*\t@user\t1\n"
 
 
 def cache_dir() -> Path:
@@ -238,13 +240,26 @@ class DokuWikiServer:
             ).stdout  # fmt: skip
             users.append(f"{name}:{hashed}:{name.title()}:{name}@example.invalid:{groups}\n")
         (conf / "users.auth.php").write_text("".join(users), encoding="utf-8")
-        # Anonymous visitors read nothing; logged-in users read everything.
-        (conf / "acl.auth.php").write_text("*\t@ALL\t0\n*\t@user\t1\n", encoding="utf-8")
+        self.acl_path.write_text(DW_DEFAULT_ACL, encoding="utf-8")
         self.server.start("/doku.php")
         return self
 
     def stop(self) -> None:
         self.server.stop()
+
+    @property
+    def acl_path(self) -> Path:
+        """The wiki's ``conf/acl.auth.php``."""
+        return self.workdir / "conf" / "acl.auth.php"
+
+    @contextmanager
+    def acl_rules(self, text: str) -> Iterator[Path]:
+        """The ACL file holding ``text`` for the duration (DokuWiki reads it per request); yields its path."""
+        self.acl_path.write_text(text, encoding="utf-8")
+        try:
+            yield self.acl_path
+        finally:
+            self.acl_path.write_text(DW_DEFAULT_ACL, encoding="utf-8")
 
     @contextmanager
     def api_switched_off(self) -> Iterator[None]:
