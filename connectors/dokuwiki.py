@@ -43,6 +43,7 @@ from orgkb.connectors.base import (
 )
 from orgkb.connectors.dokuwiki_acl import AclTable
 from orgkb.connectors.http import HttpAuthError, HttpStatusError
+from orgkb.connectors.permission_cursor import fingerprint, position_of, with_permissions
 from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.wiki import SessionExpired, WikiConfig, WikiSession, rendered_sections, site_root, wiki_http, wiki_password
 
@@ -267,14 +268,15 @@ class DokuWikiConnector(BaseConnector):
 
     def _cursor(self, now: int) -> str:
         """The wiki's time and the fingerprint of its ACLs (an ACL edit leaves no change log entry)."""
+        return with_permissions(str(now), self._acl_fingerprint())
+
+    def _acl_fingerprint(self) -> str:
         acl = self.acl()
-        return f"{now}:{'unreadable' if isinstance(acl, str) else acl.fingerprint}"
+        return "unreadable" if isinstance(acl, str) else fingerprint(acl.rules)
 
     def changes_since(self, cursor: str) -> Change:
         now = int(self.rpc.call("dokuwiki.getTime"))
-        since = int(cursor.partition(":")[0])
-        if self._cursor(since) != cursor:
-            raise CursorExpired(f"{self.config.name}: the wiki's ACLs changed since the last sync (or were not recorded)")
+        since = int(position_of(cursor, self._acl_fingerprint(), self.config.name))
         if now - since > self.config.recent_days * 86400 - 3600:
             raise CursorExpired(
                 f"{self.config.name}: the last sync is older than the wiki's change log ({self.config.recent_days} days)"

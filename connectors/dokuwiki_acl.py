@@ -14,8 +14,6 @@ denial (see `most_specific_readers`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -59,12 +57,6 @@ class AclTable(BaseModel):
                 if not _PLACEHOLDER.search(str(name)) and str(level).lstrip("-").isdigit():
                     rules.setdefault(str(scope), {})[str(name)] = int(level)
         return cls(rules=rules)
-
-    @property
-    def fingerprint(self) -> str:
-        """A short hash of the rules: equal fingerprints, equal permissions for every page."""
-        blob = json.dumps(self.rules, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def permissions(self, page_id: str) -> Permissions:
         """Who may read the page ``page_id``."""

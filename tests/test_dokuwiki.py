@@ -110,12 +110,12 @@ def test_a_sync_after_the_change_log_was_trimmed_runs_in_full(
     wiki.delete_page("facilities:keys")
     # As if the last sync was four days ago: the wiki's log no longer reaches back that far.
     # (The cursor also carries the fingerprint of the ACLs, which this account cannot read.)
-    index.catalog.record_sync("doku", cursor=f"{int(time.time()) - 4 * 86400}:unreadable", full=False, error=None, summary={}, failures=None)
+    index.catalog.record_sync("doku", cursor=f"{int(time.time()) - 4 * 86400}|unreadable", full=False, error=None, summary={}, failures=None)
 
     summary = only(Indexer(index).run())
     assert summary.error is None and not summary.incremental
     assert "facilities:keys" not in indexed_keys(index, "doku")
-    assert int((index.catalog.source_state("doku").cursor or "0").partition(":")[0]) > time.time() - 60
+    assert int((index.catalog.source_state("doku").cursor or "0").partition("|")[0]) > time.time() - 60
 
 
 def test_wrong_password_or_missing_api_permission_is_clear_and_changes_nothing(

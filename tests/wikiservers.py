@@ -122,7 +122,10 @@ class MediaWikiServer:
         self.workdir = workdir
         self.dist = cache_dir() / "mediawiki-1.39"
         self.settings = workdir / "LocalSettings.php"
-        self.server = PhpServer(self.dist, workdir / "server.log", {"MW_CONFIG_FILE": str(self.settings)})
+        # PHP checks changed files on every request, so tests may change the settings while it runs.
+        self.server = PhpServer(
+            self.dist, workdir / "server.log", {"MW_CONFIG_FILE": str(self.settings)}, options=("-d", "opcache.revalidate_freq=0")
+        )
 
     @property
     def url(self) -> str:
@@ -163,6 +166,16 @@ class MediaWikiServer:
 
     def stop(self) -> None:
         self.server.stop()
+
+    @contextmanager
+    def settings_added(self, php: str) -> Iterator[None]:
+        """``php`` appended to LocalSettings.php for the duration (read again by every request)."""
+        original = self.settings.read_text(encoding="utf-8")
+        self.settings.write_text(original + "\n" + php + "\n", encoding="utf-8")
+        try:
+            yield
+        finally:
+            self.settings.write_text(original, encoding="utf-8")
 
     def php(self, script: str, *args: str, input: str | None = None) -> str:
         """Run a maintenance script against this wiki; its output."""
