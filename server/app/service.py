@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from orgkb.connectors.base import MetadataValue
+from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.identifiers import (
     STATUS_URI,
     doc_id,
@@ -26,6 +27,7 @@ from orgkb.connectors.identifiers import (
     document_uri,
     parse_document_uri,
     source_of_uri,
+    split_doc_id,
 )
 from orgkb.connectors.registry import connector_type
 from orgkb.server.app.access import FULL_ACCESS, Access
@@ -221,12 +223,20 @@ class CallerView:
         """The principal names documents are checked against (None: whole sources, no per-document check)."""
         return self.access.principal_names
 
-    def _may_open(self, document: StoredDocument) -> bool:
-        if not self.may_see_source(document.source):
-            return False
+    def may_read(self, doc_id: str) -> bool:
+        """True when this caller may read the indexed document ``doc_id`` (its source, and its
+        permissions as the catalog records them)."""
         if self._principals is None:
-            return True
-        return self.access.allows(self._service._index.catalog.permissions_of(document.doc_id))
+            return self.may_see_source(split_doc_id(doc_id)[0])
+        return self.may_have_read(doc_id, self._service._index.catalog.permissions_of(doc_id))
+
+    def may_have_read(self, doc_id: str, permissions: Permissions | None) -> bool:
+        """True when this caller could read ``doc_id`` with ``permissions`` (for a document that
+        is gone from the catalog, with the permissions it had)."""
+        return self.may_see_source(split_doc_id(doc_id)[0]) and (self._principals is None or self.access.allows(permissions))
+
+    def _may_open(self, document: StoredDocument) -> bool:
+        return self.may_read(document.doc_id)
 
     def _selected(self, requested: Iterable[str] | None) -> list[str] | None:
         """The sources a request works on (None: all, nothing hidden); unknown ones are an error."""
@@ -279,8 +289,10 @@ class CallerView:
             where = ".".join(str(part) for part in error["loc"])
             raise InvalidArgumentError(f"invalid filter {where}: {error['msg'].removeprefix('Value error, ')}") from None
         response = self._service._searcher.search(query, limit=limit, mode=mode, filters=filters, min_relevance=min_relevance)
-        # The filters already keep other sources out; checked again so no hit can slip through.
-        hits = [hit for hit in response.hits if self.may_see_source(hit.source)]
+        # The filters already keep other sources and unreadable documents out; checked again
+        # against the catalog (the source of truth for permissions, as for chunks) so no hit can
+        # slip through, even from vectors whose permission metadata a crash left behind.
+        hits = [hit for hit in response.hits if self.may_read(hit.doc_id)]
         return response.model_copy(update={"hits": hits})
 
     def resolve(self, reference: str) -> StoredDocument:

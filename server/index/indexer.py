@@ -27,6 +27,7 @@ from orgkb.connectors.base import (
     IncrementalConnector,
     SourceConfig,
 )
+from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.identifiers import doc_id
 from orgkb.connectors.registry import open_connector
 from orgkb.connectors.limits import DEFAULT_LIMITS, DocumentLimits, check_chunk_count, check_text_size, limits_of
@@ -120,6 +121,9 @@ class IndexChange(BaseModel):
     added: list[str] = Field(default_factory=list)
     updated: list[str] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
+    deleted_permissions: dict[str, Permissions | None] = Field(
+        default_factory=dict, description="Who could read each deleted document: only they hear it is gone."
+    )
 
 
 ChangeListener = Callable[[IndexChange], None]
@@ -410,6 +414,8 @@ class _Batch:
                 vectors = index.embedder.embed_documents([c.embedding_text(w.document.title) for w, c in part])
                 metadatas = [write_vector_metadata(w) for w, _ in part]
                 store.upsert(ids[start : start + BATCH_CHUNKS], vectors, metadatas)
+        # Read before the write removes them: notifications of a deletion go to who could read it.
+        gone = {d: catalog.permissions_of(d) for d in self.deletes}
         stale = catalog.write_documents(self.writes, self.deletes)
         if stale:
             store.delete(stale)
@@ -419,6 +425,7 @@ class _Batch:
             added=[w.document.id for w, new in zip(self.writes, self.new_flags, strict=True) if new],
             updated=[w.document.id for w, new in zip(self.writes, self.new_flags, strict=True) if not new],
             deleted=list(self.deletes),
+            deleted_permissions=gone,
         )
         self.summary.added += len(change.added)
         self.summary.updated += len(change.updated)
