@@ -117,6 +117,7 @@ class FakeConfluence:
         self.space_permissions_hidden: set[str] = set()
         # Data Center before 9.1 has no REST resource for space permissions (HTTP 404).
         self.space_permissions_api = True
+        self.restriction_limit = 200
         self.pages: dict[str, FakePage] = {}
         self.requests: list[str] = []
         self.transient_failures = 0
@@ -236,10 +237,13 @@ class FakeConfluence:
             group["id"] = f"c3e5{zlib.crc32(name.encode()):08x}-0d4e-4a1b-9f63-{zlib.crc32(name[::-1].encode()):012x}"
         return group
 
-    def restriction_json(self, page: FakePage) -> dict[str, Any]:
-        """A page's read restriction (``/restriction/byOperation/read``, or expanded on the page)."""
+    def restriction_json(self, page: FakePage, start: int = 0, limit: int = 200) -> dict[str, Any]:
+        """A page's read restriction (``/restriction/byOperation/read``, or expanded on the page):
+        at most ``restriction_limit`` users and as many groups from ``start``."""
+        limit = min(limit, self.restriction_limit)
         def listing(items: list[dict[str, Any]]) -> dict[str, Any]:
-            return {"results": items, "start": 0, "limit": 200, "size": len(items)}
+            part = items[start:start + limit]
+            return {"results": part, "start": start, "limit": limit, "size": len(part)}
         return {
             "operation": "read",
             "restrictions": {"user": listing([self.known_user_json(u) for u in page.read_users]),
@@ -464,7 +468,7 @@ def _handler_for(server: FakeConfluence) -> type[BaseHTTPRequestHandler]:
                     return 404, {"statusCode": 404, "message": f"No content found with id: ContentId{{id={match.group(1)}}}"}
                 if page.restrictions_forbidden:
                     return 403, {"statusCode": 403, "message": "Not permitted to view restrictions of this content"}
-                return 200, server.restriction_json(page)
+                return 200, server.restriction_json(page, int((query.get("start") or ["0"])[0]), int((query.get("limit") or ["200"])[0]))
             if route.startswith("/content/") and route[len("/content/"):].isdigit():
                 page = server.pages.get(route[len("/content/"):])
                 if page is None or page.status != "current" or not server.visible(page, anonymous):

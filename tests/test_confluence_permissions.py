@@ -195,3 +195,21 @@ def test_rules_are_combined_without_letting_in_anyone_the_source_refuses() -> No
     denied = most_specific_readers([("eng:*", {"group:contractors": False, "user:ana": True}), ("*", {"group:staff": True})], "acl")
     assert denied.principals == {"user:ana"} and "broader grants not mirrored" in denied.rule
     assert most_specific_readers([("*", {"user:bo": True})], "acl").principals == {"user:bo"}
+
+
+def test_a_restriction_longer_than_one_response_is_read_in_full(
+    wiki: tuple[FakeConfluence, dict[str, str]], make_index: IndexFactory
+) -> None:
+    server, _ = wiki
+    team = [f"analyst.{n}" for n in range(5)]
+    for handle in team:
+        server.add_user(handle, ["hr"])
+    page = server.add_page("ENG", "Salary survey", "<p>Salary survey answers.</p>")
+    server.restrict(page, users=team, groups=["board"])
+    server.restriction_limit = 2  # each response names two users and two groups at most
+    index = make_index([source(server)], embedder=HashingEmbedder())
+    Indexer(index).run()
+    recorded = index.catalog.permissions_of(f"wiki:{page}")
+    suffix = "" if server.deployment == "datacenter" else EMAIL
+    assert recorded is not None and recorded.principals == {f"user:{h}{suffix}" for h in team} | {"group:board"}
+    assert sum(f"/content/{page}/restriction/byOperation/read" in path for path in server.requests) == 3

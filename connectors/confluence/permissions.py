@@ -30,6 +30,9 @@ from orgkb.connectors.permissions import EVERYONE, Permissions, group_principal,
 
 # Asked with every listed page: its own read restriction, users and groups.
 RESTRICTION_EXPAND = "restrictions.read.restrictions.user,restrictions.read.restrictions.group"
+# A restriction naming more people than one response holds is read in pages of this many.
+RESTRICTION_PAGE = 200
+MAX_RESTRICTION_PAGES = 1000
 
 Json = Callable[..., Any]
 Results = Callable[[str, dict[str, Any]], Iterator[list[dict[str, Any]]]]
@@ -54,10 +57,12 @@ class PagePermissions:
         self._user_ids: dict[str, dict[str, str]] = {}
 
     def remember(self, page: dict[str, Any]) -> None:
-        """Keep the read restriction a listed page came with, for the pages below it."""
+        """Keep the read restriction a listed page came with, for the pages below it (one cut
+        short by the response's limit is read in full when needed)."""
         restriction = page.get("restrictions")
-        if isinstance(restriction, dict) and "read" in restriction:
-            self._restrictions[str(page["id"])] = self._restriction(restriction["read"])
+        if isinstance(restriction, dict) and isinstance(restriction.get("read"), dict) and not _cut(restriction["read"]):
+            users, groups = _lists(restriction["read"])
+            self._restrictions[str(page["id"])] = self._restriction(users, groups)
 
     def of(self, page: dict[str, Any], space: str) -> Permissions:
         """Who may read ``page`` (listed with ancestors, in ``space``)."""
@@ -96,21 +101,28 @@ class PagePermissions:
 
     def _restriction_of(self, page_id: str) -> frozenset[str] | None:
         if page_id not in self._restrictions:
-            try:
-                data = self._json(
-                    "GET", f"/rest/api/content/{page_id}/restriction/byOperation/read",
-                    params={"expand": "restrictions.user,restrictions.group"},
-                )
-            except (HttpAuthError, HttpStatusError) as exc:
-                raise Unreadable(f"the read restrictions of page {page_id} cannot be read (HTTP {exc.status})") from exc
-            self._restrictions[page_id] = self._restriction(data)
+            users: list[dict[str, Any]] = []
+            groups: list[dict[str, Any]] = []
+            start = 0
+            for _ in range(MAX_RESTRICTION_PAGES):
+                try:
+                    data = self._json(
+                        "GET", f"/rest/api/content/{page_id}/restriction/byOperation/read",
+                        params={"expand": "restrictions.user,restrictions.group", "start": start, "limit": RESTRICTION_PAGE},
+                    )
+                except (HttpAuthError, HttpStatusError) as exc:
+                    raise Unreadable(f"the read restrictions of page {page_id} cannot be read (HTTP {exc.status})") from exc
+                more_users, more_groups = _lists(data)
+                users += more_users
+                groups += more_groups
+                if not _cut(data):
+                    break
+                start += max(len(more_users), len(more_groups))
+            self._restrictions[page_id] = self._restriction(users, groups)
         return self._restrictions[page_id]
 
-    def _restriction(self, data: Any) -> frozenset[str] | None:
+    def _restriction(self, users: list[dict[str, Any]], groups: list[dict[str, Any]]) -> frozenset[str] | None:
         """The principals of one read restriction; None when the page has none."""
-        lists = (data or {}).get("restrictions") or {}
-        users = ((lists.get("user") or {}).get("results")) or []
-        groups = ((lists.get("group") or {}).get("results")) or []
         if not users and not groups:
             return None
         # A listed user without a usable name stays out: the restriction still holds for the rest.
@@ -193,3 +205,19 @@ class PagePermissions:
                 if name:
                     names.add(name)
         return frozenset(names)
+
+
+def _lists(restriction: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The users and groups one response of a read restriction names."""
+    lists = (restriction or {}).get("restrictions") or {}
+    return ((lists.get("user") or {}).get("results") or []), ((lists.get("group") or {}).get("results") or [])
+
+
+def _cut(restriction: Any) -> bool:
+    """True when a list of the restriction filled the response's limit: more may follow."""
+    lists = (restriction or {}).get("restrictions") or {}
+    for part in (lists.get("user") or {}, lists.get("group") or {}):
+        results, limit = part.get("results") or [], part.get("limit")
+        if isinstance(limit, int) and limit > 0 and len(results) >= limit:
+            return True
+    return False
