@@ -192,7 +192,7 @@ class DokuWikiConnector(BaseConnector):
                 where = f"namespace {namespace!r}" if namespace else "the wiki"
                 warnings.append(f"{where} has no pages this account can read")
         acl = self.acl()
-        if isinstance(acl, str):
+        if isinstance(acl, str) and self.config.allow is None:
             warnings.append(f"{acl}: its pages will be shown to orgkb's administrators only")
         return warnings
 

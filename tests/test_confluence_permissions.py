@@ -213,3 +213,18 @@ def test_a_restriction_longer_than_one_response_is_read_in_full(
     suffix = "" if server.deployment == "datacenter" else EMAIL
     assert recorded is not None and recorded.principals == {f"user:{h}{suffix}" for h in team} | {"group:board"}
     assert sum(f"/content/{page}/restriction/byOperation/read" in path for path in server.requests) == 3
+
+
+def test_check_warns_when_space_permissions_cannot_be_read(wiki: tuple[FakeConfluence, dict[str, str]]) -> None:
+    from orgkb.connectors.confluence.connector import ConfluenceConfig, ConfluenceConnector
+
+    server, _ = wiki
+    config = ConfluenceConfig.model_validate(source(server))
+    with ConfluenceConnector(config) as connector:
+        assert connector.check() == []
+    server.space_permissions_hidden.add("ENG")
+    with ConfluenceConnector(config) as connector:
+        (warning,) = connector.check()
+    assert "space ENG" in warning and "administrators only" in warning
+    with ConfluenceConnector(config.model_copy(update={"allow": ["group:staff"]})) as connector:
+        assert connector.check() == []  # `allow` decides instead

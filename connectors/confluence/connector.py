@@ -134,10 +134,16 @@ class ConfluenceConnector(BaseConnector):
 
     def check(self) -> list[str]:
         self._verify()
+        warnings = []
         parts = urlsplit(self.config.url)
         if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
-            return [f"{self.config.url} is plain HTTP: the token travels unencrypted; use https"]
-        return []
+            warnings.append(f"{self.config.url} is plain HTTP: the token travels unencrypted; use https")
+        if self.config.allow is None:
+            for space in self.config.spaces:
+                problem = self.permissions.space_problem(space)
+                if problem:
+                    warnings.append(f"{problem}: pages without restrictions will be shown to orgkb's administrators only")
+        return warnings
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self._verify()

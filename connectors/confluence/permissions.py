@@ -83,6 +83,14 @@ class PagePermissions:
             rule=f"confluence: read restrictions of {len(chain)} page(s) from the space root to this one, within space {space}",
         )
 
+    def space_problem(self, space: str) -> str | None:
+        """Why the view permissions of ``space`` cannot be read, or None when they can."""
+        try:
+            self._space_readers(space)
+        except Unreadable as exc:
+            return str(exc)
+        return None
+
     def groups_of(self, user: str) -> frozenset[str]:
         """The groups Confluence puts ``user`` (a user principal named in a permission) in."""
         if user not in self._groups:

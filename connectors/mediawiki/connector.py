@@ -80,6 +80,9 @@ class MediaWikiConnector(BaseConnector):
             batch = next(iter(self.api.query({"list": "allpages", "apnamespace": number, "aplimit": 1})), {})
             if not batch.get("allpages"):
                 warnings.append(f"namespace {number} has no pages this account can read")
+        readers = self.readers()
+        if not readers.principals and self.config.allow is None:
+            warnings.append(f"{readers.rule}: its pages will be shown to orgkb's administrators only")
         return warnings
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
