@@ -79,3 +79,27 @@ def hit_doc_id(hit: dict[str, Any]) -> str:
     named = parse_document_uri(hit["resource_uri"])
     assert named is not None, hit["resource_uri"]
     return doc_id(*named)
+
+
+def serve_http(config: Any, port: int, *extra: str) -> tuple[Any, str, list[str]]:
+    """Start `orgkb serve --transport http --no-sync` on ``port`` as a child process.
+
+    Returns the process, its banner line and a list its stderr keeps filling (for failure
+    messages); the caller stops it by its PID (``process.terminate()``).
+    """
+    import subprocess
+    import threading
+
+    from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env
+
+    env = subprocess_env()
+    env.pop("ORGKB_HTTP_TOKEN", None)
+    process = subprocess.Popen(
+        orgkb_command("--config", str(config), "serve", "--transport", "http", "--port", str(port), "--no-sync", *extra),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=str(PROJECT_ROOT),
+    )
+    assert process.stderr is not None
+    banner = process.stderr.readline()
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
+    return process, banner, log

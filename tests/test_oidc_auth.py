@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +20,8 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from tests.mcp_helpers import hit_doc_id
-from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
+from tests.mcp_helpers import hit_doc_id, serve_http
+from tests.conftest import write_config
 from tests.oidc_server import IdpUser, OidcProvider, missing
 from tests.samba_server import free_port
 from tests.test_mcp_http import INIT, MCP_HEADERS, session
@@ -80,18 +79,9 @@ def server(idp: OidcProvider, tmp_path_factory: pytest.TempPathFactory, real_emb
     index = KnowledgeIndex(load_config(config), embedder=real_embedder)
     Indexer(index).run()
     index.catalog.close()
-    env = subprocess_env()
-    env.pop("ORGKB_HTTP_TOKEN", None)
-    process = subprocess.Popen(
-        orgkb_command("--config", str(config), "serve", "--transport", "http", "--port", str(port), "--no-sync"),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=str(PROJECT_ROOT),
-    )
-    assert process.stderr is not None
-    banner = process.stderr.readline()
+    process, banner, log = serve_http(config, port)
     assert f"serving MCP at {url}" in banner and "OAuth" in banner, banner
-    running = OAuthServer(url=url, issuer=idp.issuer, process=process, docs=docs)
-    threading.Thread(target=lambda: running.log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
-    yield running
+    yield OAuthServer(url=url, issuer=idp.issuer, process=process, docs=docs, log=log)
     process.terminate()
     process.wait(timeout=30)
     subprocess.run(["groupdel", "orgkbtokfin"], capture_output=True)
