@@ -211,3 +211,14 @@ def test_a_permission_change_at_the_source_moves_the_document_without_embedding(
             assert await _refused(alice.call_tool("fetch", {"uri": moved}))
 
     anyio.run(scenario)
+
+
+def test_free_sql_over_a_row_level_table_is_refused_over_http(deployment: Deployment) -> None:
+    async def scenario() -> None:
+        async with deployment.session_of(ALICE) as alice:
+            refused = await alice.call_tool("sql_query", {"source": "notes", "sql": "SELECT body FROM notes"})
+            assert refused.is_error
+            said = " ".join(getattr(c, "text", "") for c in refused.content)
+            assert "row-level permissions" in said and "Finance note" not in said, said
+
+    anyio.run(scenario)
