@@ -83,7 +83,7 @@ def server(idp: OidcProvider, tmp_path_factory: pytest.TempPathFactory, real_emb
     env.pop("ORGKB_HTTP_TOKEN", None)
     with http_server(config, env, "--port", str(port), "--no-sync", banner=f"serving MCP at {url}") as started:
         assert "OAuth" in started.banner, started.banner
-        yield OAuthServer(url=url, issuer=idp.issuer, process=started.process, docs=docs)
+        yield OAuthServer(url=url, issuer=idp.issuer, process=started.process, docs=docs, log=started.log)
     subprocess.run(["groupdel", "orgkbtokfin"], capture_output=True)
 
 
