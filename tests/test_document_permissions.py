@@ -11,21 +11,22 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from orgkb.connectors.permissions import Permissions
 from orgkb.server.app.access import Access
 from orgkb.server.app.principal import Principal
 from orgkb.server.embedding.embedder import HashingEmbedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.store.filters import SearchFilters
 from orgkb.server.search.searcher import Searcher
+from orgkb.server.store.filters import SearchFilters
+
 from tests.conftest import IndexFactory
+from tests.system_accounts import system_accounts as created_accounts
+from tests.system_accounts import write_owned
 
 MODES = ["hybrid", "semantic", "keyword"]
 USERS = {"orgkbtalice": "orgkbtfin", "orgkbtbob": "orgkbteng"}
@@ -38,32 +39,11 @@ DAVE = Access(name="dave", principal=Principal(user="orgkbtdave", groups=frozens
 @pytest.fixture(scope="session")
 def system_accounts() -> Iterator[dict[str, str]]:
     """Real users and groups on this machine (removed again afterwards)."""
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        pytest.skip("creating system users and groups needs root and useradd")
-    made_users, made_groups = [], []
-    try:
-        for user, group in USERS.items():
-            if subprocess.run(["getent", "group", group], capture_output=True).returncode != 0:
-                subprocess.run(["groupadd", "--system", group], check=True, capture_output=True)
-                made_groups.append(group)
-            if subprocess.run(["id", user], capture_output=True).returncode != 0:
-                subprocess.run(
-                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-g", group, user],
-                    check=True, capture_output=True,
-                )
-                made_users.append(user)
-        yield USERS
-    finally:
-        for user in made_users:
-            subprocess.run(["userdel", user], capture_output=True)
-        for group in made_groups:
-            subprocess.run(["groupdel", group], capture_output=True)
+    with created_accounts(USERS) as accounts:
+        yield accounts
 
 
-def _write(path: Path, text: str, owner: str, group: str, mode: int) -> None:
-    path.write_text(text)
-    shutil.chown(path, owner, group)
-    path.chmod(mode)
+_write = write_owned
 
 
 def _hits(index: KnowledgeIndex, access: Access, query: str, mode: str, limit: int = 50) -> list[str]:

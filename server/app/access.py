@@ -51,6 +51,12 @@ class Access(BaseModel):
         allowed = permissions.principals if isinstance(permissions, Permissions) else frozenset(permissions)
         return not allowed.isdisjoint(self.principal.names)
 
+    def granting(self, permissions: Permissions | None) -> frozenset[str]:
+        """Which of this caller's principal names ``permissions`` allow (for `orgkb access`)."""
+        if self.principal is None or permissions is None:
+            return frozenset()
+        return permissions.principals & self.principal.names
+
     @property
     def principal_names(self) -> frozenset[str] | None:
         """The principal names a search filters documents on; None when nothing is filtered
