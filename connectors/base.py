@@ -105,11 +105,15 @@ class DocumentRef(BaseModel):
     ``version`` is a cheap change stamp (mtime+size, a revision id); when it equals the stored
     one the document is not loaded at all. ``document`` may carry the loaded document when the
     listing already has its content (a database row, a JSON line), saving a second read.
+    ``permissions``, when the listing knows them, are what the loaded document would carry.
     """
 
     key: str
     version: str | None = None
     document: Document | None = None
+    # A source whose permissions change without a new version (a wiki's ACLs, a page restriction)
+    # lists them here: the indexer records them even when it does not load the document again.
+    permissions: Permissions | None = None
 
 
 class Document(BaseModel):

@@ -285,6 +285,9 @@ class Indexer:
         unchanged_version = stored is not None and not reload and ref.version is not None and stored[0] == ref.version
         # A document indexed before permissions were captured is read once more to record them.
         if unchanged_version and self.index.catalog.permissions_of(doc_id(name, ref.key)) is not None:
+            if ref.permissions is not None:
+                # Changed at the source without a new version (an ACL edit): recorded, nothing loaded.
+                refresh_permissions(self.index, doc_id(name, ref.key), effective_permissions(ref.permissions, connector.config))
             batch.summary.unchanged += 1
             self.progress.advance(name, 1, ref.key)
             return
@@ -302,13 +305,13 @@ class Indexer:
             return
         if document.version is None:
             document = document.model_copy(update={"version": ref.version})
-        document = document.model_copy(update={"permissions": effective_permissions(document, connector.config)})
+        document = document.model_copy(update={"permissions": effective_permissions(document.permissions, connector.config)})
         if connector.config.language and "language" not in document.metadata:
             # Declared in the config: part of the document, so changing it re-indexes the source.
             document = document.model_copy(update={"metadata": {**document.metadata, "language": connector.config.language}})
         if stored is not None and stored[1] == document.content_hash and not reembed:
             batch.summary.unchanged += 1
-            refresh_permissions(self.index, document)
+            refresh_permissions(self.index, document.id, document.permissions)
             if stored[0] != document.version:
                 self.index.catalog.set_version(document.id, document.version)
             self.progress.advance(name, 1, ref.key)
