@@ -8,11 +8,13 @@ Every kind of source is one `SourceCase`: a builder makes one document only hr m
 only finance may open, and knows how to hand the hr one to finance at the source. Add a builder
 to `CASES` (SMB with NTFS ACLs, Confluence page restrictions, ...) and every test runs over it.
 Real components: system users and groups (POSIX permissions), SQLite, the npm `oidc-provider`,
+our Confluence test server (documented Data Center shapes),
 `orgkb serve` as a subprocess, the real model.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -33,6 +35,7 @@ from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
 from tests.conftest import subprocess_env, write_config
+from tests.fake_confluence import FakeConfluence
 from tests.mcp_helpers import all_resources, hit_doc_id, http_server
 from tests.oidc_server import IdpUser, OidcProvider, missing
 from tests.samba_server import free_port
@@ -55,6 +58,7 @@ class SourceCase:
     source: dict[str, Any]
     documents: dict[str, str]  # group -> key of the document only that group may open
     hand_hr_document_to_finance: Callable[[], None]
+    stop: Callable[[], None] = lambda: None  # stops a server the case started
 
     def doc_id(self, group: str) -> str:
         return f"{self.name}:{self.documents[group]}"
@@ -98,7 +102,33 @@ def sql_case(root: Path) -> SourceCase:
     return SourceCase("notes", source, {HR: "notes/1", FINANCE: "notes/2"}, regrant)
 
 
-CASES: dict[str, Callable[[Path], SourceCase]] = {"files": files_case, "sql": sql_case}
+CONFLUENCE_TOKEN_ENV = "ORGKB_TEST_TWO_USERS_CONFLUENCE"
+
+
+def confluence_case(root: Path) -> SourceCase:
+    """A Confluence (Data Center) space both groups may view, each page restricted to one group."""
+    wiki = FakeConfluence("datacenter").start()
+    os.environ[CONFLUENCE_TOKEN_ENV] = wiki.token  # read by the indexer here and the server it starts
+    for user, group in GROUP_OF.items():
+        wiki.add_user(user, [group])
+    wiki.add_space("PEN", "Pensions")
+    wiki.set_space_readers("PEN", groups=[HR, FINANCE])
+    hr_page = wiki.add_page("PEN", "HR pension scheme", "<p>Pension scheme contribution rates for staff: 6 percent.</p>")
+    fin_page = wiki.add_page("PEN", "Finance pension ledger", "<p>Pension scheme contribution rates booked: 7 percent.</p>")
+    wiki.restrict(hr_page, groups=[HR])
+    wiki.restrict(fin_page, groups=[FINANCE])
+
+    def stop() -> None:
+        wiki.stop()
+        os.environ.pop(CONFLUENCE_TOKEN_ENV, None)
+
+    source = {"type": "confluence", "url": wiki.base, "token_env": CONFLUENCE_TOKEN_ENV, "spaces": ["PEN"], "max_retries": 0}
+    return SourceCase(
+        "wiki", source, {HR: hr_page, FINANCE: fin_page}, lambda: wiki.restrict(hr_page, groups=[FINANCE]), stop
+    )
+
+
+CASES: dict[str, Callable[[Path], SourceCase]] = {"files": files_case, "sql": sql_case, "confluence": confluence_case}
 
 
 @dataclass
@@ -124,8 +154,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
         root = tmp_path_factory.mktemp("two-users")
         root.chmod(0o755)
         idp = OidcProvider(root, {user: IdpUser([group]) for user, group in GROUP_OF.items()}).start()
+        cases: dict[str, SourceCase] = {}
         try:
-            cases = {name: build(root) for name, build in CASES.items()}
+            for name, build in CASES.items():
+                cases[name] = build(root)
             sources = [{"name": case.name, **case.source} for case in cases.values()]
             port = free_port(0)
             url = f"http://127.0.0.1:{port}/mcp"
@@ -139,6 +171,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
             with http_server(config, env, "--port", str(port), "--no-sync", banner=f"serving MCP at {url}") as started:
                 yield Deployment(url=url, idp=idp, cases=cases, process=started.process, log=started.log)
         finally:
+            for case in cases.values():
+                case.stop()
             idp.stop()
 
 
