@@ -39,7 +39,10 @@ class DocumentLimits(BaseModel):
     max_chars: int = Field(
         default=5_000_000, ge=1000, description="Characters of text (sections and headings) one document may expand to."
     )
-    max_chunks: int = Field(default=10_000, ge=1, description="Chunks one document may be cut into.")
+    # Chunks are what a document costs to embed: 2,000 is about 600 pages of prose and ~90 s
+    # on two CPU cores. A 317 KB .docx of 130,000 tiny paragraphs is ~2,800 full chunks; on
+    # a machine with a GPU, raise it.
+    max_chunks: int = Field(default=2_000, ge=1, description="Chunks one document may be cut into (its embedding cost).")
     parse_seconds: float = Field(default=30.0, gt=0, le=3600, description="Seconds parsing one file may take.")
     parse_memory_mb: int = Field(
         default=1024, ge=64, description="Memory (MB) parsing one file may use, on top of the parser process itself."

@@ -46,7 +46,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from mcp import ClientSession  # noqa: E402
 from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 
-from orgkb.server.embedding.embedder import DEFAULT_MODEL_NAME, HashingEmbedder  # noqa: E402
+from orgkb.server.embedding.embedder import HashingEmbedder  # noqa: E402
+from orgkb.server.embedding.models import DEFAULT_MODEL_NAME  # noqa: E402
 
 SECTIONS_PER_FILE = 10
 SCIFACT = PROJECT_ROOT.parent / "shared" / "data" / "scifact" / "corpus.jsonl"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from orgkb.server.search import retrieval
-from orgkb.server.store.catalog import SCHEMA_VERSION, Catalog
+from orgkb.server.store.catalog import Catalog
+from orgkb.server.store.schema import SCHEMA_VERSION
 from orgkb.server.embedding.embedder import HashingEmbedder
 from orgkb.server.errors import OrgkbError
 from orgkb.server.index.indexer import Indexer

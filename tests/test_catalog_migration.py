@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orgkb.connectors.base import Failure
-from orgkb.server.store.catalog import SCHEMA_VERSION, Catalog
+from orgkb.server.store.catalog import Catalog
+from orgkb.server.store.schema import SCHEMA_VERSION
 
 V2_FAILURES = """
 DROP TABLE failures;

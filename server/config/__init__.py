@@ -11,7 +11,11 @@ says so in one line, and `orgkb serve` starts anyway and tells the client how to
 """
 
 from orgkb.server.config.identity import IdentityConfig
-from orgkb.server.config.loading import empty_config, format_validation_error, load_config
+from orgkb.server.config.loading import (
+    empty_config,
+    format_validation_error,
+    load_config,
+)
 from orgkb.server.config.model import OrgkbConfig, UnavailableSource
 from orgkb.server.config.paths import (
     APP_NAME,
@@ -22,7 +26,13 @@ from orgkb.server.config.paths import (
     user_data_dir,
     user_log_dir,
 )
-from orgkb.server.config.sections import DEFAULT_MODEL, ChunkingConfig, EmbeddingConfig, SearchConfig, StoreConfig
+from orgkb.server.config.sections import (
+    DEFAULT_MODEL,
+    ChunkingConfig,
+    EmbeddingConfig,
+    SearchConfig,
+    StoreConfig,
+)
 from orgkb.server.config.serving import (
     AuthConfig,
     HttpConfig,

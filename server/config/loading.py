@@ -8,12 +8,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from orgkb.connectors.base import SourceConfig, SourceUnavailable
 from orgkb.server.config.model import OrgkbConfig, UnavailableSource, source_model
 from orgkb.server.config.paths import find_config_path, no_config_message, user_data_dir
 from orgkb.server.errors import ConfigError
+from pydantic import ValidationError
 
 
 def _validate_source_entries(raw: Any, context: dict[str, Any], label: str, data: dict[str, Any]) -> list[SourceConfig]:
@@ -56,7 +55,6 @@ def _unavailable_reasons(exc: ValidationError) -> list[str]:
             return []
         reasons.append(str(cause))
     return reasons
-
 
 
 def empty_config() -> OrgkbConfig:

@@ -5,15 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
-
 from orgkb.connectors.base import SourceConfig
 from orgkb.connectors.registry import UnknownConnectorType, connector_type
 from orgkb.server.config.identity import IdentityConfig
-from orgkb.server.config.sections import ChunkingConfig, EmbeddingConfig, SearchConfig, Section, StoreConfig
+from orgkb.server.config.sections import (
+    ChunkingConfig,
+    EmbeddingConfig,
+    SearchConfig,
+    Section,
+    StoreConfig,
+)
 from orgkb.server.config.serving import ServerConfig
 from orgkb.server.errors import ConfigError
 from orgkb.server.language.analysis import SUPPORTED_LANGUAGES
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class UnavailableSource(BaseModel):

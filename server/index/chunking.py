@@ -12,39 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from orgkb.connectors.identifiers import chunk_id
 from orgkb.connectors.base import Document, Location, Section
+from orgkb.server.store.records import Chunk, context_line
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
-
-
-class Chunk(BaseModel):
-    """A piece of one document, sized for the embedding model and citable on its own."""
-
-    id: str
-    doc_id: str
-    ordinal: int
-    text: str
-    heading_path: list[str] = Field(default_factory=list)
-    location: Location = Field(default_factory=Location)
-    anchor: str | None = None
-    language: str | None = Field(default=None, description="Set by the indexer when the chunk's language is known.")
-
-    def embedding_text(self, title: str) -> str:
-        """What is embedded: the document title and heading path give the chunk its context."""
-        context = context_line(title, self.heading_path)
-        return f"{context}\n{self.text}" if context else self.text
-
-
-def context_line(title: str, heading_path: list[str]) -> str:
-    """``Title > Heading > Subheading``, without repeating a first heading equal to the title."""
-    headings = heading_path[1:] if heading_path and title and heading_path[0].strip() == title.strip() else heading_path
-    return " > ".join(part for part in [title, *headings] if part)
 
 
 class _Piece(BaseModel):

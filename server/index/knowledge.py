@@ -56,6 +56,9 @@ class KnowledgeIndex:
             stored = catalog.get_meta("embedding_model")
             if recreate and stored is not None and stored != model_id:
                 log.warning("embedding model changed from %s to %s: dropping the old index", stored, model_id)
+                # The catalog goes first: a crash before the vectors are dropped leaves orphan
+                # vectors (never shown, removed by `orgkb verify --repair`), whereas the other
+                # order would leave documents whose unchanged hash stops them being embedded again.
                 catalog.clear()
             self.store.open(model_id, dimension, recreate=recreate and stored != model_id)
             if stored != model_id:

@@ -8,7 +8,7 @@ from the catalog's text with the configured model. The caller holds the writer l
 
 from __future__ import annotations
 
-from orgkb.server.index.chunking import Chunk
+from orgkb.server.store.records import Chunk
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.verify import VerifyReport
 from orgkb.server.store.filters import vector_metadata

@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.context import ServerRequestContext
-from mcp_types import CallToolResult, ListToolsResult, PaginatedRequestParams, TextContent
+from mcp_types import CallToolResult, ListToolsResult, TextContent
 from pydantic import Field
 
 from orgkb.connectors.identifiers import SCHEMA_PREFIX, SCHEMA_TABLE_TEMPLATE, decode_uri_part
 from orgkb.server.app.databases import DescribedTable, QueryResult, TableList
 from orgkb.server.app.service import OrgkbService
-from orgkb.server.mcp.support import READ_ONLY, blocking, caller_of, caller_of_request, lowlevel
+from orgkb.server.mcp.support import READ_ONLY, blocking, caller_of, caller_of_request, edit_tools_list
 
 TOOL_DESCRIPTIONS = {
     "list_tables": (
@@ -100,18 +100,13 @@ def register(server: MCPServer[Any], service: OrgkbService) -> None:
 
 def _hide_from_callers_without_databases(server: MCPServer[Any]) -> None:
     """`tools/list` leaves the SQL tools out for a caller who may use no database source."""
-    low = lowlevel(server)
-    listing = low.get_request_handler("tools/list")
-    if listing is None:
-        raise RuntimeError("the SDK's MCPServer no longer serves tools/list; update mcp.databases")
 
-    async def list_tools(ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None) -> ListToolsResult:
-        result = await listing.handler(ctx, params)
+    def edit(ctx: ServerRequestContext[Any, Any], result: ListToolsResult) -> ListToolsResult:
         if caller_of_request(ctx).database_sources():
             return result
         return result.model_copy(update={"tools": [t for t in result.tools if t.name not in TOOL_DESCRIPTIONS]})
 
-    low.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
+    edit_tools_list(server, edit)
 
 
 async def _resource(function: Any, *args: Any) -> Any:

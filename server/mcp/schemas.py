@@ -17,9 +17,9 @@ from typing import Any
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
-from mcp_types import ListToolsResult, PaginatedRequestParams
+from mcp_types import ListToolsResult
 
-from orgkb.server.mcp.support import lowlevel
+from orgkb.server.mcp.support import edit_tools_list
 
 _DROPPED_EVERYWHERE = frozenset({"title"})
 _DROPPED_IN_OUTPUT = frozenset({"title", "description", "default"})
@@ -70,13 +70,8 @@ def shallow_output(schema: dict[str, Any]) -> dict[str, Any]:
 
 def register(server: MCPServer[Any]) -> None:
     """Serve ``server``'s `tools/list` with compacted schemas."""
-    low = lowlevel(server)
-    listing = low.get_request_handler("tools/list")
-    if listing is None:
-        raise RuntimeError("the SDK's MCPServer no longer serves tools/list; update mcp.schemas")
 
-    async def list_tools(ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None) -> ListToolsResult:
-        result = await listing.handler(ctx, params)
+    def edit(ctx: ServerRequestContext[Any, Any], result: ListToolsResult) -> ListToolsResult:
         tools = [
             tool.model_copy(
                 update={
@@ -88,4 +83,4 @@ def register(server: MCPServer[Any]) -> None:
         ]
         return result.model_copy(update={"tools": tools})
 
-    low.add_request_handler("tools/list", PaginatedRequestParams, list_tools)
+    edit_tools_list(server, edit)

@@ -9,6 +9,7 @@ service, let alone the index, itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -16,7 +17,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
+from mcp_types import ListToolsResult, PaginatedRequestParams, ToolAnnotations
 
 from orgkb.server.app.access import access_of
 from orgkb.server.app.service import CallerView, OrgkbService
@@ -66,3 +67,20 @@ def lowlevel(server: MCPServer[Any]) -> Server[Any]:
     keeps the attribute private (its own in-memory client reads it the same way).
     """
     return server._lowlevel_server  # noqa: SLF001
+
+
+ToolsListEdit = Callable[[ServerRequestContext[Any, Any], ListToolsResult], ListToolsResult]
+
+
+def edit_tools_list(server: MCPServer[Any], edit: ToolsListEdit) -> None:
+    """Serve `tools/list` as the server did, then passed through ``edit`` (each call wraps the
+    previous handler, so several edits apply in the order they were added)."""
+    low = lowlevel(server)
+    listing = low.get_request_handler("tools/list")
+    if listing is None:
+        raise RuntimeError("the SDK's MCPServer no longer serves tools/list; update orgkb.server.mcp.support")
+
+    async def list_tools(ctx: ServerRequestContext[Any, Any], params: PaginatedRequestParams | None) -> ListToolsResult:
+        return edit(ctx, await listing.handler(ctx, params))
+
+    low.add_request_handler("tools/list", PaginatedRequestParams, list_tools)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from orgkb.connectors.base import Location
 from orgkb.connectors.identifiers import document_uri
 from orgkb.server.store.catalog import StoredChunk
-from orgkb.server.index.chunking import context_line
+from orgkb.server.store.records import context_line
 from orgkb.server.search.fusion import Fused
 
 

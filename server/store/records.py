@@ -1,4 +1,4 @@
-"""The catalog's records: documents, chunks and sync state as stored, and how rows map to them."""
+"""The data the index holds: chunks as cut, documents, chunks and sync state as stored, and how rows map to them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,30 @@ import sqlite3
 from pydantic import BaseModel, Field
 
 from orgkb.connectors.base import Document, Location, MetadataValue, Section
-from orgkb.server.index.chunking import Chunk
+
+
+class Chunk(BaseModel):
+    """A piece of one document, sized for the embedding model and citable on its own."""
+
+    id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    heading_path: list[str] = Field(default_factory=list)
+    location: Location = Field(default_factory=Location)
+    anchor: str | None = None
+    language: str | None = Field(default=None, description="Set by the indexer when the chunk's language is known.")
+
+    def embedding_text(self, title: str) -> str:
+        """What is embedded: the document title and heading path give the chunk its context."""
+        context = context_line(title, self.heading_path)
+        return f"{context}\n{self.text}" if context else self.text
+
+
+def context_line(title: str, heading_path: list[str]) -> str:
+    """``Title > Heading > Subheading``, without repeating a first heading equal to the title."""
+    headings = heading_path[1:] if heading_path and title and heading_path[0].strip() == title.strip() else heading_path
+    return " > ".join(part for part in [title, *headings] if part)
 
 
 class StoredDocument(BaseModel):
@@ -89,41 +112,23 @@ def file_type_of(document: Document) -> str:
     return subtype.removeprefix("x-").split(".")[-1].split("+")[0]
 
 
+def _same_named(row: sqlite3.Row, model: type[BaseModel]) -> dict[str, object]:
+    """The row's columns that a field of ``model`` is named after, as they are."""
+    columns = set(row.keys())
+    return {name: row[name] for name in model.model_fields if name in columns}
+
+
 def stored_document(row: sqlite3.Row, with_sections: bool) -> StoredDocument:
     """A documents row as a `StoredDocument` (``sections`` only when selected and asked for)."""
-    return StoredDocument(
-        doc_id=row["doc_id"],
-        source=row["source"],
-        key=row["key"],
-        title=row["title"],
-        uri=row["uri"],
-        mime_type=row["mime_type"],
-        file_type=row["file_type"],
-        modified=row["modified"],
-        version=row["version"],
-        content_hash=row["content_hash"],
-        metadata=json.loads(row["metadata"]),
-        chunk_count=row["chunk_count"],
-        indexed_at=row["indexed_at"],
-        sections=[Section.model_validate(s) for s in json.loads(row["sections"])] if with_sections else [],
+    sections = [Section.model_validate(s) for s in json.loads(row["sections"])] if with_sections else []
+    return StoredDocument.model_validate(
+        {**_same_named(row, StoredDocument), "metadata": json.loads(row["metadata"]), "sections": sections}
     )
 
 
 def stored_chunk(row: sqlite3.Row) -> StoredChunk:
     """A chunks row joined with its document's citation fields."""
-    return StoredChunk(
-        chunk_id=row["chunk_id"],
-        doc_id=row["doc_id"],
-        ordinal=row["ordinal"],
-        text=row["text"],
-        heading_path=json.loads(row["heading_path"]),
-        location=Location(line_start=row["line_start"], line_end=row["line_end"], page=row["page"]),
-        anchor=row["anchor"],
-        source=row["source"],
-        key=row["key"],
-        title=row["title"],
-        uri=row["uri"],
-        file_type=row["file_type"],
-        modified=row["modified"],
-        language=row["language"],
+    location = Location(line_start=row["line_start"], line_end=row["line_end"], page=row["page"])
+    return StoredChunk.model_validate(
+        {**_same_named(row, StoredChunk), "heading_path": json.loads(row["heading_path"]), "location": location}
     )
