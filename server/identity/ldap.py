@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from orgkb.connectors.ntfs_permissions import sid_string
 from orgkb.connectors.permissions import group_principal, user_principal
 from orgkb.server.config.identity import LdapConfig
 from orgkb.server.identity.directory import DirectoryError, UnknownUser
@@ -220,14 +220,6 @@ def _primary_group_sid(entry: Any) -> str | None:
         return None
     user_sid = sid_string(bytes(raw))
     return f"{user_sid.rsplit('-', 1)[0]}-{int(rid)}"
-
-
-def sid_string(raw: bytes) -> str:
-    """A binary SID (MS-DTYP 2.4.2.2) as text, ``S-1-5-21-...``."""
-    revision, count = raw[0], raw[1]
-    authority = int.from_bytes(raw[2:8], "big")
-    parts = struct.unpack_from(f"<{count}I", raw, 8)
-    return "-".join(["S", str(revision), str(authority), *map(str, parts)])
 
 
 def _reason(exc: BaseException) -> str:

@@ -90,8 +90,7 @@ def _embed_again(index: KnowledgeIndex, chunk_ids: list[str]) -> int:
         permissions = {doc: catalog.permissions_of(doc) for doc in documents}
         metadatas = [
             vector_metadata(
-                c.doc_id, c.source, d.file_type, d.modified, d.metadata,
-                permissions[c.doc_id].principals if permissions[c.doc_id] else None,
+                c.doc_id, c.source, d.file_type, d.modified, d.metadata, permissions[c.doc_id]
             )
             for c, d in pairs
         ]
