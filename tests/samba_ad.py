@@ -9,7 +9,9 @@ permission tests use:
 
 The share ``docs`` holds files whose NTFS ACLs the tests set with ``smbcacls``. The domain
 controller takes the standard ports (LDAP 389, SMB 445, ...) on 127.0.0.1 only; test domains
-allow simple LDAP binds without TLS (``ldap server require strong auth = no``).
+allow simple LDAP binds without TLS (``ldap server require strong auth = no``). Its winbindd
+answers at the system's default socket (clients find it there, whatever the config says), so
+the standalone smbd of tests/samba_server.py runs with winbind lookups off.
 """
 
 from __future__ import annotations
