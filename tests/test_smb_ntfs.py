@@ -70,12 +70,17 @@ def share(domain: Any) -> str:
     return folder
 
 
-def _index(make_index: IndexFactory, domain: Any, folder: str, embedder: HashingEmbedder | None = None) -> KnowledgeIndex:
-    source = {
+def _source(folder: str) -> dict[str, Any]:
+    """The domain's ``docs`` share, read as its administrator (who may read every file)."""
+    return {
         "name": "share", "type": "smb", "server": "127.0.0.1", "share": "docs", "path": folder,
         "username": "Administrator", "domain": "ORGKB", "password_env": PASSWORD_ENV,
     }
-    return make_index([source], embedder=embedder or HashingEmbedder(), identity={"directory": "ldap", "ldap": _ldap(domain)})
+
+
+def _index(make_index: IndexFactory, domain: Any, folder: str, embedder: HashingEmbedder | None = None, **sections: Any) -> KnowledgeIndex:
+    identity = {"directory": "ldap", "ldap": _ldap(domain)}
+    return make_index([_source(folder)], embedder=embedder or HashingEmbedder(), identity=identity, **sections)
 
 
 def _hits(index: KnowledgeIndex, access: Access, mode: str, limit: int = 20) -> set[str]:
@@ -135,11 +140,7 @@ def test_a_filtered_search_still_fills_its_limit(domain: Any, make_index: IndexF
     for n in range(5):
         domain.write(f"{folder}/hr-{n}.md", f"# Note {n}\n\nA note that mentions the budget, number {n}.\n")
         domain.set_acl(f"{folder}/hr-{n}.md", "ORGKB\\hr:ALLOWED/0x0/READ")
-    source = {
-        "name": "share", "type": "smb", "server": "127.0.0.1", "share": "docs", "path": folder,
-        "username": "Administrator", "domain": "ORGKB", "password_env": PASSWORD_ENV,
-    }
-    index = make_index([source], embedder=HashingEmbedder(), identity={"directory": "ldap", "ldap": _ldap(domain)}, search={"candidates": 10})
+    index = _index(make_index, domain, folder, search={"candidates": 10})
     Indexer(index).run()
     alice = _people(domain)["alice"]
     for mode in MODES:
@@ -148,11 +149,7 @@ def test_a_filtered_search_still_fills_its_limit(domain: Any, make_index: IndexF
 
 
 def test_without_a_directory_sids_match_nobody_and_denies_close_the_file(domain: Any, share: str, make_index: IndexFactory) -> None:
-    source = {
-        "name": "share", "type": "smb", "server": "127.0.0.1", "share": "docs", "path": share,
-        "username": "Administrator", "domain": "ORGKB", "password_env": PASSWORD_ENV,
-    }
-    index = make_index([source], embedder=HashingEmbedder())  # no [identity] directory
+    index = make_index([_source(share)], embedder=HashingEmbedder())  # no [identity] directory
     Indexer(index).run()
     hr = index.catalog.permissions_of("share:hr.md")
     assert hr is not None and all(p.startswith("sid:S-1-5-21-") for p in hr.principals)

@@ -5,7 +5,9 @@ or it refuses to start. Once a token exists, every request must carry
 ``Authorization: Bearer <token>`` (compared in constant time); a request without a valid one
 gets a bare 401 before anything else runs. Browsers' ``Origin`` headers must be in
 ``allowed_origins`` (DNS-rebinding protection); ``Host`` is checked on loopback binds. Tokens
-come from environment variables only, and only their names ever appear in logs.
+come from environment variables only, and only their names ever appear in logs. An OpenID
+Connect token whose groups must come from the `[identity]` directory while it cannot answer
+gets 503 with the reason in one line (see `orgkb.server.mcp.auth`).
 """
 
 from __future__ import annotations
