@@ -172,6 +172,8 @@ class SmbTree:
             status = _status_of(exc)
             if status is None or status in _RECONNECT:
                 raise
+            if status == _ACCESS_DENIED:
+                return f"access denied to {self._username} (it needs READ_CONTROL)"
             return _reason(exc)
         return transaction.results[0]
 

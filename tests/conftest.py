@@ -154,6 +154,7 @@ def samba_domain() -> Iterator[Any]:
     if reason is not None:
         pytest.fail(reason)
     root = Path(tempfile.mkdtemp(prefix="orgkb-ad-"))
+    root.chmod(0o755)  # smbd opens the share's files as the (non-root) user who logged in
     domain = SambaDomain(root)
     try:
         domain.provision()

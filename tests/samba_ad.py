@@ -5,7 +5,8 @@ in its own process group (stopped by that group's id), and fills it with the peo
 permission tests use:
 
 - ``alice`` is a member of ``hr-leads``, itself a member of ``hr`` (a nested group);
-- ``bob`` is a member of ``finance``; ``carol`` is a direct member of ``hr``.
+- ``bob`` is a member of ``finance``; ``carol`` is a direct member of ``hr``;
+- ``indexer`` is an ordinary account, in no group of these.
 
 The share ``docs`` holds files whose NTFS ACLs the tests set with ``smbcacls``. The domain
 controller takes the standard ports (LDAP 389, SMB 445, ...) on 127.0.0.1 only; test domains
@@ -28,7 +29,8 @@ REALM = "ORGKB.TEST"
 DOMAIN = "ORGKB"
 BASE_DN = "DC=orgkb,DC=test"
 ADMIN_PASSWORD = "Passw0rd-Orgkb1"
-USERS = {"alice": "Alice-Pass-123", "bob": "Bob-Pass-1234", "carol": "Carol-Pass-123"}
+# indexer: an ordinary account (no admin rights) for tests of what a limited reader cannot see.
+USERS = {"alice": "Alice-Pass-123", "bob": "Bob-Pass-1234", "carol": "Carol-Pass-123", "indexer": "Indexer-Pass-123"}
 # group -> members (users or groups), created in this order.
 GROUPS = {"hr": [], "hr-leads": ["alice"], "finance": ["bob"]}
 NESTED = {"hr": ["hr-leads", "carol"]}

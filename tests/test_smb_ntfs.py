@@ -159,6 +159,29 @@ def test_without_a_directory_sids_match_nobody_and_denies_close_the_file(domain:
     assert _hits(index, everyone, "keyword") == {"open.md"}
 
 
+def test_a_descriptor_the_account_cannot_read_is_for_administrators_only(
+    domain: Any, make_index: IndexFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = f"ntfs-limited-{next(_folders)}"
+    read_data_only = "0x00100089"  # FILE_READ_DATA, _EA, _ATTRIBUTES, SYNCHRONIZE: "R" without READ_CONTROL
+    domain.write(f"{folder}/secret.md", "# Secret\n\nThe secret budget.\n")
+    domain.set_acl(f"{folder}/secret.md", f"ORGKB\\indexer:ALLOWED/0x0/{read_data_only}")
+    domain.write(f"{folder}/open.md", "# Open\n\nThe open budget.\n")
+    domain.set_acl(f"{folder}/open.md", "Everyone:ALLOWED/0x0/READ")
+    monkeypatch.setenv("ORGKB_TEST_INDEXER_PASSWORD", domain.users["indexer"])
+    source = {**_source(folder), "username": "indexer", "password_env": "ORGKB_TEST_INDEXER_PASSWORD"}
+    index = make_index([source], embedder=HashingEmbedder(), identity={"directory": "ldap", "ldap": _ldap(domain)})
+    summary = Indexer(index).run()
+    assert summary.total("failed") == 0 and summary.total("added") == 2, summary
+    secret = index.catalog.permissions_of("share:secret.md")
+    assert secret is not None and secret.principals == frozenset()
+    assert secret.rule == "cannot read the NTFS permissions: access denied to ORGKB\\indexer (it needs READ_CONTROL)"
+    anyone = Access(name="x", principal=Principal(user="alice", groups=frozenset({"hr"})))
+    assert _hits(index, anyone, "keyword") == {"open.md"}
+    admin = Access(name="admin", principal=Principal(user="root", admin=True))
+    assert _hits(index, admin, "keyword") == {"open.md", "secret.md"}
+
+
 # --- the descriptor's rules, on descriptors built byte by byte -------------------------------
 
 
