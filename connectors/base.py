@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from orgkb.connectors.identifiers import doc_id
-from orgkb.connectors.permissions import Permissions
+from orgkb.connectors.permissions import Permissions, check_principal_names
 
 MetadataValue = str | int | float | bool
 
@@ -105,11 +105,15 @@ class DocumentRef(BaseModel):
     ``version`` is a cheap change stamp (mtime+size, a revision id); when it equals the stored
     one the document is not loaded at all. ``document`` may carry the loaded document when the
     listing already has its content (a database row, a JSON line), saving a second read.
+    ``permissions``, when the listing knows them, are what the loaded document would carry.
     """
 
     key: str
     version: str | None = None
     document: Document | None = None
+    # A source whose permissions change without a new version (a wiki's ACLs, a page restriction)
+    # lists them here: the indexer records them even when it does not load the document again.
+    permissions: Permissions | None = None
 
 
 class Document(BaseModel):
@@ -212,10 +216,8 @@ class SourceConfig(BaseModel):
     @field_validator("allow")
     @classmethod
     def _principal_names(cls, value: list[str] | None) -> list[str] | None:
-        for name in value or []:
-            if name != "*" and not (name.startswith(("user:", "group:")) and len(name.split(":", 1)[1]) > 0):
-                raise ValueError(f'`allow` entry {name!r}: use "user:NAME", "group:NAME" or "*"')
-        return value
+        return check_principal_names(value)
+
     language: str | None = Field(
         default=None,
         pattern=r"^[a-z]{2}$",

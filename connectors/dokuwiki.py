@@ -5,18 +5,27 @@ readers see them and headings keep DokuWiki's own anchors. Incremental sync read
 ``wiki.getRecentChanges``: a page whose file is gone (size 0 or false) was deleted. DokuWiki
 trims that log to ``recent_days`` (7 by default); after a longer pause the connector says so
 (`CursorExpired`) and the indexer runs a full sync instead.
+
+Who may read each page comes from the wiki's ACLs (`orgkb.connectors.dokuwiki_acl`), read once
+a sync: through ``plugin.acl.listAcls`` when the account is a DokuWiki superuser, else from
+``acl_file`` (the wiki's ``conf/acl.auth.php``, for a wiki on this host); without either, pages
+are readable by orgkb's administrators only. An ACL edit changes no page revision, so the
+sync cursor carries the ACLs' fingerprint: when they changed, the next sync lists every page
+again (loading none whose revision is the same) to record the new permissions.
 """
 
 from __future__ import annotations
 
 import xmlrpc.client
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 from xml.parsers.expat import ExpatError
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from orgkb.connectors.base import (
     BaseConnector,
@@ -30,9 +39,15 @@ from orgkb.connectors.base import (
     DocumentRef,
     Failure,
     Section,
+    SourceConfig,
 )
+from orgkb.connectors.dokuwiki_acl import AclTable
 from orgkb.connectors.http import HttpAuthError, HttpStatusError
+from orgkb.connectors.permission_cursor import fingerprint, position_of, with_permissions
+from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.wiki import SessionExpired, WikiConfig, WikiSession, rendered_sections, site_root, wiki_http, wiki_password
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINTS = ("doku.php", "lib/exe/xmlrpc.php")
 # getRecentChanges is asked from a little before the cursor: a save stamped just before the
@@ -55,6 +70,16 @@ class DokuWikiConfig(WikiConfig):
     recent_days: int = Field(
         default=7, ge=1, description="The wiki's recent_days setting: how far back its change log reaches."
     )
+    acl_file: Path | None = Field(
+        default=None,
+        description="The wiki's conf/acl.auth.php, read instead of asking the API (which lists ACLs to "
+        "superusers only), for a wiki on this host.",
+    )
+
+    @field_validator("acl_file", mode="before")
+    @classmethod
+    def _resolve_acl_file(cls, value: str | Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else SourceConfig.resolve_path(value, info)
 
 
 class RpcFault(ConnectorError):
@@ -152,6 +177,8 @@ class DokuWikiConnector(BaseConnector):
     def __init__(self, config: DokuWikiConfig) -> None:
         self.config = config
         self.rpc = DokuWikiRpc(config)
+        # The ACLs, read once per sync (a connector lives for one sync); a str says why not.
+        self._acl: AclTable | str | None = None
 
     def close(self) -> None:
         """End the wiki session (its HTTP connections)."""
@@ -164,7 +191,38 @@ class DokuWikiConnector(BaseConnector):
             if not self.rpc.call("dokuwiki.getPagelist", namespace, {"depth": 0}):
                 where = f"namespace {namespace!r}" if namespace else "the wiki"
                 warnings.append(f"{where} has no pages this account can read")
+        acl = self.acl()
+        if isinstance(acl, str) and self.config.allow is None:
+            warnings.append(f"{acl}: its pages will be shown to orgkb's administrators only")
         return warnings
+
+    def acl(self) -> AclTable | str:
+        """The wiki's ACL rules, or why they cannot be read."""
+        if self._acl is None:
+            self._acl = self._read_acl()
+        return self._acl
+
+    def permissions(self, page_id: str) -> Permissions:
+        """Who may read ``page_id`` under the wiki's ACLs."""
+        acl = self.acl()
+        return Permissions.nobody(f"dokuwiki acl: {acl}") if isinstance(acl, str) else acl.permissions(page_id)
+
+    def _read_acl(self) -> AclTable | str:
+        path = self.config.acl_file
+        if path is not None:
+            try:
+                return AclTable.parse(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                log.warning("%s: cannot read acl_file %s: %s", self.config.name, path, exc.strerror or exc)
+                return f"cannot read acl_file {path}: {exc.strerror or exc}"
+        try:
+            return AclTable.from_api(self.rpc.call("plugin.acl.listAcls"))
+        except (CredentialsError, SessionExpired, RpcFault) as exc:  # refused: 403 logged in, 401 anonymous
+            log.info("%s: ACLs not readable through the API: %s", self.config.name, exc)
+            return (
+                f"the ACLs cannot be read: plugin.acl.listAcls needs a DokuWiki superuser and "
+                f"{self.config.username or 'the anonymous visitor'} is none (or set acl_file)"
+            )
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         seen: set[str] = set()
@@ -173,7 +231,7 @@ class DokuWikiConnector(BaseConnector):
                 page_id = str(item["id"])
                 if page_id not in seen:
                     seen.add(page_id)
-                    yield DocumentRef(key=page_id, version=str(item["rev"]))
+                    yield DocumentRef(key=page_id, version=str(item["rev"]), permissions=self.permissions(page_id))
 
     def load(self, ref: DocumentRef) -> Document:
         try:
@@ -202,14 +260,23 @@ class DokuWikiConnector(BaseConnector):
             modified=datetime.fromtimestamp(version, tz=UTC),
             mime_type="text/x-wiki",
             version=str(version),
+            permissions=self.permissions(ref.key),
         )
 
     def initial_cursor(self) -> str:
-        return str(int(self.rpc.call("dokuwiki.getTime")))
+        return self._cursor(int(self.rpc.call("dokuwiki.getTime")))
+
+    def _cursor(self, now: int) -> str:
+        """The wiki's time and the fingerprint of its ACLs (an ACL edit leaves no change log entry)."""
+        return with_permissions(str(now), self._acl_fingerprint())
+
+    def _acl_fingerprint(self) -> str:
+        acl = self.acl()
+        return "unreadable" if isinstance(acl, str) else fingerprint(acl.rules)
 
     def changes_since(self, cursor: str) -> Change:
         now = int(self.rpc.call("dokuwiki.getTime"))
-        since = int(cursor)
+        since = int(position_of(cursor, self._acl_fingerprint(), self.config.name))
         if now - since > self.config.recent_days * 86400 - 3600:
             raise CursorExpired(
                 f"{self.config.name}: the last sync is older than the wiki's change log ({self.config.recent_days} days)"
@@ -230,10 +297,10 @@ class DokuWikiConnector(BaseConnector):
                 continue
             # One entry per page, its latest change; a deleted page's file is gone (size false/0).
             if change.get("size"):
-                updated.append(DocumentRef(key=page_id, version=str(change["version"])))
+                updated.append(DocumentRef(key=page_id, version=str(change["version"]), permissions=self.permissions(page_id)))
             else:
                 deleted.append(page_id)
-        return Change(updated=updated, deleted=deleted, cursor=str(now))
+        return Change(updated=updated, deleted=deleted, cursor=self._cursor(now))
 
     def _wanted(self, page_id: str) -> bool:
         namespaces = self.config.namespaces

@@ -9,6 +9,10 @@ version is a hash of its line (and of the field mapping), so an unchanged record
 parse and nothing else. A malformed line is reported as a `Failure` and the rest of the file
 is indexed; when the broken line still shows its id, the previously indexed version of that
 record is kept rather than deleted.
+
+With ``groups_field`` each record is readable by the groups it names (see
+`orgkb.connectors.permissions.row_group_permissions`); the field is part of the line, so of the
+version, but not of the document, so a change of groups re-embeds nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from orgkb.connectors.base import (
     BaseConnector,
@@ -39,6 +43,7 @@ from orgkb.connectors.base import (
     SourceConfig,
     SourceUnavailable,
 )
+from orgkb.connectors.permissions import Permissions, row_group_permissions
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _MAX_EPOCH_SECONDS = 1e11  # larger numbers are taken as milliseconds
@@ -63,6 +68,11 @@ class JsonlConfig(SourceConfig):
     uri_template: str | None = Field(
         default=None, description="Citation link for a record, with ``{id}``, e.g. ``https://crm.example.com/notes/{id}``."
     )
+    groups_field: str | None = Field(
+        default=None,
+        description='Field naming the groups that may see each record ("hr, finance", "hr;finance" or an array); '
+        "a record without groups is for admins only. Never indexed as text. The source's `allow` replaces it.",
+    )
     max_line_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Longer lines are skipped and reported.")
 
     @field_validator("paths", mode="after")
@@ -83,6 +93,14 @@ class JsonlConfig(SourceConfig):
             raise ValueError("uri_template must contain {id}")
         return value
 
+    @model_validator(mode="after")
+    def _groups_field_stays_hidden(self) -> JsonlConfig:
+        # Shown as text or metadata the groups would be searchable and in the content hash.
+        shown = [self.id_field, self.title_field, self.modified_field, *self.text_fields, *self.metadata_fields]
+        if self.groups_field is not None and self.groups_field in shown:
+            raise ValueError(f"`groups_field` {self.groups_field!r} must not also be an id, title, text, date or metadata field")
+        return self
+
     @property
     def text_fields(self) -> list[str]:
         """The text field names as a list."""
@@ -90,7 +108,7 @@ class JsonlConfig(SourceConfig):
 
     def mapping_fingerprint(self) -> str:
         """A hash of every setting that shapes a document: changing one re-reads every record."""
-        keys = ("id_field", "title_field", "text_field", "metadata_fields", "modified_field", "uri_template")
+        keys = ("id_field", "title_field", "text_field", "metadata_fields", "modified_field", "uri_template", "groups_field")
         blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -199,7 +217,15 @@ class JsonlConnector(BaseConnector):
             metadata=self._metadata(record),
             modified=self._modified(record),
             mime_type="application/jsonl",
+            permissions=self._permissions(record),
         )
+
+    def _permissions(self, record: dict[str, Any]) -> Permissions | None:
+        """The record's groups field as permissions (None when no `groups_field` is configured)."""
+        name = self.config.groups_field
+        if name is None:
+            return None
+        return row_group_permissions(field_value(record, name), f"field {name}", None)
 
     def _metadata(self, record: dict[str, Any]) -> dict[str, MetadataValue]:
         metadata: dict[str, MetadataValue] = {}

@@ -11,6 +11,8 @@ may see its source, which is how sources without permission capture behave.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,3 +58,57 @@ class Permissions(BaseModel):
         """Readable by the named users and members of the named groups."""
         names = {user_principal(u) for u in users} | {group_principal(g) for g in groups}
         return cls(principals=frozenset(names), rule=rule)
+
+
+def check_principal_names(names: list[str] | None, key: str = "allow") -> list[str] | None:
+    """``names`` when each is ``user:NAME``, ``group:NAME`` or ``*``; `ValueError` naming the bad one
+    (config validators call this, so a typo is a config error)."""
+    for name in names or []:
+        if name != EVERYONE and not (name.startswith(("user:", "group:")) and len(name.split(":", 1)[1]) > 0):
+            raise ValueError(f'`{key}` entry {name!r}: use "user:NAME", "group:NAME" or "*"')
+    return names
+
+
+_GROUP_SEPARATORS = re.compile(r"[,;]")
+_NOT_IN_NAMES = re.compile(r'[\[\]{}"\x00-\x1f]')
+
+
+def parse_group_list(value: object) -> list[str] | None:
+    """The group names a row's groups column (or a record's groups field) holds: a comma- or
+    semicolon-separated string, a JSON array as text, or an array value. An empty list for
+    NULL, an empty string or an empty array; None when the value cannot be read as group names
+    (a number, an object, an array of non-strings, broken JSON)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return None
+        else:
+            value = _GROUP_SEPARATORS.split(text)
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        names = [item.strip() for item in value if item.strip()]
+        # Brackets or quotes left in a name mean a format orgkb does not read ('{hr}', '"hr"'):
+        # guessing could grant a group nobody meant.
+        return None if any(_NOT_IN_NAMES.search(name) for name in names) else names
+    return None
+
+
+def row_group_permissions(value: object, where: str, fallback: Permissions | None) -> Permissions:
+    """Who may read a row (or record) whose groups column ``where`` holds ``value``.
+
+    Named groups: members of those groups. No groups (NULL, empty): ``fallback`` (the table's
+    ``allow``) when there is one, else administrators only. A value that is not a list of group
+    names: administrators only, whatever the fallback, since it may have meant to narrow it.
+    """
+    groups = parse_group_list(value)
+    if groups is None:
+        return Permissions.nobody(f"{where}: cannot read group names from {str(value)[:60]!r}: admins only")
+    if not groups:
+        if fallback is not None:
+            return fallback.model_copy(update={"rule": f"{where} is empty; {fallback.rule}"})
+        return Permissions.nobody(f"{where} is empty: admins only")
+    return Permissions.of(groups=groups, rule=f"{where} = {', '.join(sorted(set(groups)))}")

@@ -10,6 +10,15 @@ behaviours a client must cope with: result pages capped lower when bodies are ex
 ``next`` links (a ``cursor`` for Cloud search), CQL dates read in the server's timezone,
 Data Center treating a wrong token as an anonymous visitor, 401 bodies, trashed pages.
 Tests edit, trash and purge pages, make requests fail (HTTP 503) or the server go down.
+
+Permissions, in the shapes each deployment documents: page read restrictions (expanded as
+``restrictions.read.restrictions.user/group`` and at
+``/rest/api/content/{id}/restriction/byOperation/read``; changing them adds no page version,
+as in Confluence), space permissions (Cloud: ``/rest/api/space?expand=permissions`` with
+``subjects``, ``operation.operation``/``targetType`` and ``anonymousAccess``; Data Center 9.1+:
+``/rest/api/space/{key}/permissions`` with one ``subject`` each, users by ``userKey``),
+``/rest/api/user?key=`` and ``/rest/api/user/memberof``. Cloud shows users' emails only where
+their profile does (`add_user(..., email_visible=False)` hides it).
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import itertools
 import json
 import re
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +36,12 @@ from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 _IDS = itertools.count(98_304)
+ACCOUNT_PREFIX = "5b10ac8d82e05b22cc7d4ef5-"
+
+
+def user_key(handle: str) -> str:
+    """A Data Center user key: stable, and not the username."""
+    return f"ff8080815{zlib.crc32(handle.encode()) % 10**8:08d}"
 _CLAUSE = re.compile(
     r'^\s*(space|type|lastmodified|id)\s*(=|>=|>|in)\s*(\((?:[^()]*)\)|"[^"]*"|\S+)\s*$', re.IGNORECASE
 )
@@ -45,6 +61,32 @@ class FakePage:
     parent: str | None = None
     version: int = 1
     status: str = "current"
+    read_users: list[str] = field(default_factory=list)
+    read_groups: list[str] = field(default_factory=list)
+    restrictions_forbidden: bool = False
+
+
+@dataclass
+class FakeUser:
+    """A Confluence user: handle (Data Center username), groups, and whether Cloud shows the email."""
+
+    handle: str
+    display_name: str
+    groups: set[str]
+    email_visible: bool = True
+
+    @property
+    def email(self) -> str:
+        return f"{self.handle}@brightwater.example"
+
+
+@dataclass
+class SpaceReaders:
+    """Who holds a space's view permission."""
+
+    users: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=lambda: ["confluence-users"])
+    anonymous: bool = False
 
 
 class FakeConfluence:
@@ -69,6 +111,13 @@ class FakeConfluence:
         self.anonymous_access = anonymous_access
         self.spaces: dict[str, str] = {}
         self.hidden_spaces: set[str] = set()
+        self.users: dict[str, FakeUser] = {}
+        self.space_readers: dict[str, SpaceReaders] = {}
+        # Spaces whose permissions this account may not see (it is no space administrator there).
+        self.space_permissions_hidden: set[str] = set()
+        # Data Center before 9.1 has no REST resource for space permissions (HTTP 404).
+        self.space_permissions_api = True
+        self.restriction_limit = 200
         self.pages: dict[str, FakePage] = {}
         self.requests: list[str] = []
         self.transient_failures = 0
@@ -104,6 +153,21 @@ class FakeConfluence:
 
     def add_space(self, key: str, name: str) -> None:
         self.spaces[key] = name
+        self.space_readers.setdefault(key, SpaceReaders())
+
+    def add_user(self, handle: str, groups: list[str], *, email_visible: bool = True) -> None:
+        display = " ".join(part.title() for part in handle.split("."))
+        self.users[handle] = FakeUser(handle, display, {"confluence-users", *groups}, email_visible)
+
+    def set_space_readers(self, key: str, *, users: list[str] = (), groups: list[str] = (), anonymous: bool = False) -> None:  # type: ignore[assignment]
+        with self.lock:
+            self.space_readers[key] = SpaceReaders(list(users), list(groups), anonymous)
+
+    def restrict(self, page_id: str, *, users: list[str] = (), groups: list[str] = ()) -> None:  # type: ignore[assignment]
+        """Set a page's read restriction (empty: none); like Confluence, the page version stays."""
+        with self.lock:
+            page = self.pages[page_id]
+            page.read_users, page.read_groups = list(users), list(groups)
 
     def add_page(self, space: str, title: str, body: str, *, labels: list[str] | None = None,
                  parent: str | None = None, author: str = "Rui Matos") -> str:
@@ -138,18 +202,18 @@ class FakeConfluence:
 
     # --- JSON shapes ----------------------------------------------------------------------
 
-    def user_json(self, name: str) -> dict[str, Any]:
+    def user_json(self, name: str, email: str = "") -> dict[str, Any]:
         handle = name.lower().replace(" ", ".")
         if self.deployment == "cloud":
             return {
-                "type": "known", "accountId": f"5b10ac8d82e05b22cc7d4ef5-{handle}", "accountType": "atlassian",
-                "email": "", "publicName": name, "displayName": name, "isExternalCollaborator": False,
+                "type": "known", "accountId": f"{ACCOUNT_PREFIX}{handle}", "accountType": "atlassian",
+                "email": email, "publicName": name, "displayName": name, "isExternalCollaborator": False,
                 "profilePicture": {"path": f"{self.context}/aa-avatar/{handle}", "width": 48, "height": 48, "isDefault": False},
                 "_expandable": {"operations": "", "personalSpace": ""},
                 "_links": {"self": f"{self.base}/rest/api/user?accountId={handle}"},
             }
         return {
-            "type": "known", "username": handle, "userKey": f"ff8080815{abs(hash(handle)) % 10**8}", "displayName": name,
+            "type": "known", "username": handle, "userKey": user_key(handle), "displayName": name,
             "profilePicture": {"path": f"{self.context}/images/icons/profilepics/default.svg", "width": 48, "height": 48, "isDefault": True},
             "_links": {"self": f"{self.base}/rest/api/user?key={handle}"}, "_expandable": {"status": ""},
         }
@@ -160,6 +224,62 @@ class FakeConfluence:
             "_expandable": {"metadata": "", "icon": "", "description": "", "homepage": "/rest/api/content/65537"},
             "_links": {"webui": f"/spaces/{key}" if self.deployment == "cloud" else f"/display/{key}", "self": f"{self.base}/rest/api/space/{key}"},
         }
+
+    def known_user_json(self, handle: str) -> dict[str, Any]:
+        user = self.users[handle]
+        email = user.email if self.deployment == "cloud" and user.email_visible else ""
+        return self.user_json(user.display_name, email)
+
+    def group_json(self, name: str) -> dict[str, Any]:
+        group: dict[str, Any] = {"type": "group", "name": name,
+                                 "_links": {"self": f"{self.base}/rest/api/group/{quote_plus(name)}"}}
+        if self.deployment == "cloud":
+            group["id"] = f"c3e5{zlib.crc32(name.encode()):08x}-0d4e-4a1b-9f63-{zlib.crc32(name[::-1].encode()):012x}"
+        return group
+
+    def restriction_json(self, page: FakePage, start: int = 0, limit: int = 200) -> dict[str, Any]:
+        """A page's read restriction (``/restriction/byOperation/read``, or expanded on the page):
+        at most ``restriction_limit`` users and as many groups from ``start``."""
+        limit = min(limit, self.restriction_limit)
+        def listing(items: list[dict[str, Any]]) -> dict[str, Any]:
+            part = items[start:start + limit]
+            return {"results": part, "start": start, "limit": limit, "size": len(part)}
+        return {
+            "operation": "read",
+            "restrictions": {"user": listing([self.known_user_json(u) for u in page.read_users]),
+                             "group": listing([self.group_json(g) for g in page.read_groups])},
+            "_expandable": {"content": f"/rest/api/content/{page.id}"},
+            "_links": {"self": f"{self.base}/rest/api/content/{page.id}/restriction/byOperation/read"},
+        }
+
+    def cloud_space_permissions(self, key: str) -> list[dict[str, Any]]:
+        readers = self.space_readers[key]
+        read = {"operation": "read", "targetType": "space"}
+        items: list[dict[str, Any]] = []
+        for group in readers.groups:
+            items.append({"subjects": {"group": {"results": [self.group_json(group)], "size": 1}}, "operation": read})
+            items.append({"subjects": {"group": {"results": [self.group_json(group)], "size": 1}},
+                          "operation": {"operation": "create", "targetType": "page"}})
+        for user in readers.users:
+            items.append({"subjects": {"user": {"results": [self.known_user_json(user)], "size": 1}}, "operation": read})
+        if readers.anonymous:
+            items.append({"operation": read})
+        for number, item in enumerate(items):
+            item.update({"id": 7_700_000 + number, "anonymousAccess": "subjects" not in item, "unlicensedAccess": False})
+        return items
+
+    def datacenter_space_permissions(self, key: str) -> list[dict[str, Any]]:
+        readers = self.space_readers[key]
+        space_id = 32_000 + sum(map(ord, key))
+        subjects: list[dict[str, Any]] = [{"type": "group", "name": g} for g in readers.groups]
+        subjects += [{"type": "user", "userKey": user_key(u), "displayName": self.users[u].display_name} for u in readers.users]
+        if readers.anonymous:
+            subjects.append({"type": "anonymous", "displayName": "Anonymous"})
+        items = [{"operation": {"targetType": "space", "operationKey": "read"}, "subject": s, "spaceKey": key, "spaceId": space_id}
+                 for s in subjects]
+        items += [{"operation": {"targetType": "page", "operationKey": "create"}, "subject": {"type": "group", "name": g},
+                   "spaceKey": key, "spaceId": space_id} for g in readers.groups]
+        return items
 
     def webui(self, page: FakePage) -> str:
         if self.deployment == "cloud":
@@ -204,6 +324,9 @@ class FakeConfluence:
             doc["body"] = {"storage": {"value": page.body, "representation": "storage", "embeddedContent": [],
                                        "_expandable": {"content": f"/rest/api/content/{page.id}"}},
                            "_expandable": {"editor": "", "view": "", "export_view": "", "styled_view": "", "anonymous_export_view": ""}}
+        if any(e.startswith("restrictions.read") for e in expand) and not page.restrictions_forbidden:
+            doc["restrictions"] = {"read": self.restriction_json(page), "_expandable": {"update": ""},
+                                   "_links": {"self": f"{self.base}/rest/api/content/{page.id}/restriction/byOperation"}}
         if "metadata.labels" in expand:
             doc["metadata"] = {"labels": {"results": [{"prefix": "global", "name": label, "id": str(1000 + i), "label": label}
                                                       for i, label in enumerate(page.labels)],
@@ -310,7 +433,42 @@ def _handler_for(server: FakeConfluence) -> type[BaseHTTPRequestHandler]:
             if route == "/space":
                 keys = query.get("spaceKey") or sorted(server.spaces)
                 found = [server.space_json(k) for k in keys if k in server.spaces and k not in server.hidden_spaces and not anonymous]
+                if "permissions" in expand and server.deployment == "cloud":
+                    for space in found:
+                        if space["key"] not in server.space_permissions_hidden:
+                            space["permissions"] = server.cloud_space_permissions(space["key"])
                 return 200, self._collection(found, query, "/rest/api/space", 25)
+            match = re.fullmatch(r"/space/([^/]+)/permissions", route)
+            if match and server.deployment == "datacenter" and server.space_permissions_api:
+                key = match.group(1)
+                if key not in server.spaces or anonymous:
+                    return 404, {"statusCode": 404, "message": f"No space with key : {key}"}
+                if key in server.space_permissions_hidden:
+                    return 403, {"statusCode": 403, "message": "User is not permitted to view space permissions"}
+                return 200, server.datacenter_space_permissions(key)
+            if route == "/user" and server.deployment == "datacenter":
+                key = (query.get("key") or [""])[0]
+                handle = next((h for h in server.users if user_key(h) == key), None)
+                if handle is None:
+                    return 404, {"statusCode": 404, "message": f"No user found with key: {key}"}
+                return 200, server.known_user_json(handle)
+            if route == "/user/memberof":
+                if server.deployment == "cloud":
+                    handle = (query.get("accountId") or [""])[0].removeprefix(ACCOUNT_PREFIX)
+                else:
+                    handle = (query.get("username") or [""])[0]
+                if handle not in server.users:
+                    return 404, {"statusCode": 404, "message": "No user found"}
+                groups = [server.group_json(g) for g in sorted(server.users[handle].groups)]
+                return 200, self._collection(groups, query, "/rest/api/user/memberof", 200)
+            match = re.fullmatch(r"/content/(\d+)/restriction/byOperation/read", route)
+            if match:
+                page = server.pages.get(match.group(1))
+                if page is None or not server.visible(page, anonymous):
+                    return 404, {"statusCode": 404, "message": f"No content found with id: ContentId{{id={match.group(1)}}}"}
+                if page.restrictions_forbidden:
+                    return 403, {"statusCode": 403, "message": "Not permitted to view restrictions of this content"}
+                return 200, server.restriction_json(page, int((query.get("start") or ["0"])[0]), int((query.get("limit") or ["200"])[0]))
             if route.startswith("/content/") and route[len("/content/"):].isdigit():
                 page = server.pages.get(route[len("/content/"):])
                 if page is None or page.status != "current" or not server.visible(page, anonymous):

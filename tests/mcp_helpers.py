@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
+
+from tests.conftest import PROJECT_ROOT, orgkb_command
 
 
 class Notifications:
@@ -79,3 +87,42 @@ def hit_doc_id(hit: dict[str, Any]) -> str:
     named = parse_document_uri(hit["resource_uri"])
     assert named is not None, hit["resource_uri"]
     return doc_id(*named)
+
+
+@dataclass
+class HttpServer:
+    """A running `orgkb serve --transport http`: its URL, process and everything it logged."""
+
+    url: str
+    process: subprocess.Popen[str]
+    banner: str
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The log so far, as one string."""
+        return "".join(self.log)
+
+
+@contextmanager
+def http_server(config: Path, env: dict[str, str], *args: str, banner: str = "serving MCP at http://127.0.0.1:") -> Iterator[HttpServer]:
+    """Start `orgkb serve --transport http` on ``config`` (``args`` added, e.g. ``--port 0``),
+    wait for its banner (which must contain ``banner``), and stop it by PID afterwards."""
+    process = subprocess.Popen(
+        orgkb_command("--config", str(config), "serve", "--transport", "http", *args),
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=str(PROJECT_ROOT),
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert banner in first, first
+        running = HttpServer(url=first.split(" at ")[1].split()[0], process=process, banner=first)
+        threading.Thread(target=lambda: running.log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)

@@ -13,7 +13,6 @@ import json
 import re
 import sqlite3
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +30,8 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
-from tests.mcp_helpers import Notifications, all_resources, read_status, wait_for_catch_up
+from tests.conftest import subprocess_env, write_config
+from tests.mcp_helpers import http_server, Notifications, all_resources, read_status, wait_for_catch_up
 from tests.test_mcp_http import session
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:resources/subscribe is removed")]
@@ -87,19 +86,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
     summary = Indexer(index).run()
     assert summary.ok and summary.total("added") >= 5, summary
     index.catalog.close()
-    process = subprocess.Popen(
-        orgkb_command("--config", str(config), "serve", "--transport", "http", "--port", "0"),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=str(PROJECT_ROOT),
-        env=subprocess_env(ORGKB_HTTP_TOKEN=FULL_TOKEN, ORGKB_TEST_LIMITED=LIMITED_TOKEN),
-    )
-    assert process.stderr is not None
-    banner = process.stderr.readline()
-    assert "serving MCP at http://127.0.0.1:" in banner, banner
-    running = Server(url=banner.split(" at ")[1].split()[0], root=root, process=process)
-    threading.Thread(target=lambda: running.log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
-    yield running
-    process.terminate()
-    process.wait(timeout=30)
+    env = subprocess_env(ORGKB_HTTP_TOKEN=FULL_TOKEN, ORGKB_TEST_LIMITED=LIMITED_TOKEN)
+    with http_server(config, env, "--port", "0") as started:
+        yield Server(url=started.url, root=root, process=started.process, log=started.log)
 
 
 def _probes(root: Path) -> list[tuple[str, str]]:

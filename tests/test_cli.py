@@ -82,7 +82,7 @@ def test_cli_arguments_follow_the_tools_rules(tmp_path: Path) -> None:
     unknown = _orgkb("--config", str(config), "search", "x", "--source", "nope")
     assert unknown.returncode == 2 and "unknown source(s): nope; known: docs" in unknown.stderr
     empty = _orgkb("--config", str(config), "search", "x")
-    assert empty.returncode == 0 and f"the index is empty" in empty.stderr and f"--config {config} index" in empty.stderr
+    assert empty.returncode == 0 and "the index is empty" in empty.stderr and f"--config {config} index" in empty.stderr
     version = _orgkb("--version")
     assert version.returncode == 0 and version.stdout.startswith("orgkb ")
 

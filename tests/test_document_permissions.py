@@ -11,21 +11,22 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from orgkb.connectors.permissions import Permissions
 from orgkb.server.app.access import Access
 from orgkb.server.app.principal import Principal
 from orgkb.server.embedding.embedder import HashingEmbedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.store.filters import SearchFilters
 from orgkb.server.search.searcher import Searcher
+from orgkb.server.store.filters import SearchFilters
+
 from tests.conftest import IndexFactory
+from tests.system_accounts import system_accounts as created_accounts
+from tests.system_accounts import write_owned
 
 MODES = ["hybrid", "semantic", "keyword"]
 USERS = {"orgkbtalice": "orgkbtfin", "orgkbtbob": "orgkbteng"}
@@ -38,32 +39,11 @@ DAVE = Access(name="dave", principal=Principal(user="orgkbtdave", groups=frozens
 @pytest.fixture(scope="session")
 def system_accounts() -> Iterator[dict[str, str]]:
     """Real users and groups on this machine (removed again afterwards)."""
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        pytest.skip("creating system users and groups needs root and useradd")
-    made_users, made_groups = [], []
-    try:
-        for user, group in USERS.items():
-            if subprocess.run(["getent", "group", group], capture_output=True).returncode != 0:
-                subprocess.run(["groupadd", "--system", group], check=True, capture_output=True)
-                made_groups.append(group)
-            if subprocess.run(["id", user], capture_output=True).returncode != 0:
-                subprocess.run(
-                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "-g", group, user],
-                    check=True, capture_output=True,
-                )
-                made_users.append(user)
-        yield USERS
-    finally:
-        for user in made_users:
-            subprocess.run(["userdel", user], capture_output=True)
-        for group in made_groups:
-            subprocess.run(["groupdel", group], capture_output=True)
+    with created_accounts(USERS) as accounts:
+        yield accounts
 
 
-def _write(path: Path, text: str, owner: str, group: str, mode: int) -> None:
-    path.write_text(text)
-    shutil.chown(path, owner, group)
-    path.chmod(mode)
+_write = write_owned
 
 
 def _hits(index: KnowledgeIndex, access: Access, query: str, mode: str, limit: int = 50) -> list[str]:
@@ -162,3 +142,58 @@ def test_a_source_allow_list_replaces_what_the_files_say(tree: Path, make_index:
     Indexer(index).run()
     assert set(_hits(index, BOB, "budget", "hybrid")) == {f"share:{p.name}" for p in tree.iterdir()}
     assert _hits(index, ALICE, "budget", "hybrid") == []
+
+
+def test_notifications_name_only_documents_the_caller_may_read(tree: Path, make_index: IndexFactory) -> None:
+    """resources/updated and list_changed follow per-document permissions, deletions included."""
+    from mcp.server.subscriptions import InMemorySubscriptionBus
+
+    from orgkb.server.app.service import OrgkbService
+    from orgkb.server.index.indexer import IndexChange
+    from orgkb.server.mcp.notify import SessionHub
+
+    index = make_index([{"name": "share", "type": "files", "paths": [str(tree)]}], embedder=HashingEmbedder())
+    changes: list[IndexChange] = []
+    Indexer(index, on_change=changes.append).run()
+    hub = SessionHub(OrgkbService(index), InMemorySubscriptionBus())
+    added = changes[-1]
+
+    def names(uris: list[str]) -> set[str]:
+        return {uri.rsplit("/", 1)[-1] for uri in uris}
+
+    assert names(hub.audible(ALICE, added)[0]) == {"budget.md", "canteen.md", "diary.md"}
+    assert names(hub.audible(BOB, added)[0]) == {"roadmap.md", "canteen.md"}
+    assert hub.audible(BOB, added)[1]  # canteen appeared for bob: his list changed
+
+    (tree / "budget.md").unlink()
+    (tree / "diary.md").unlink()
+    Indexer(index, on_change=changes.append).run()
+    deleted = changes[-1]
+    assert sorted(deleted.deleted) == ["share:budget.md", "share:diary.md"]
+    assert deleted.deleted_permissions["share:diary.md"] == Permissions(
+        principals=frozenset({"user:orgkbtalice"}), rule="posix mode 0600, owner orgkbtalice, group orgkbtfin"
+    )
+    assert hub.audible(BOB, deleted) == ([], False)  # bob never could read them: he hears nothing
+    assert names(hub.audible(CAROL, deleted)[0]) == {"budget.md"}  # finance could read the budget, not the diary
+    assert names(hub.audible(ALICE, deleted)[0]) == {"budget.md", "diary.md"} and hub.audible(ALICE, deleted)[1]
+    limited = Access(name="elsewhere", sources=frozenset({"other"}))
+    assert hub.audible(limited, added) == ([], False)
+
+
+def test_the_catalog_has_the_last_word_over_stale_vector_permissions(tree: Path, make_index: IndexFactory) -> None:
+    """Vectors whose permission metadata disagrees with the catalog (a crash between the two
+    writes) never show a document to someone the catalog does not allow."""
+    from orgkb.server.app.service import OrgkbService
+    from orgkb.server.store.filters import acl_metadata
+
+    index = make_index([{"name": "share", "type": "files", "paths": [str(tree)]}], embedder=HashingEmbedder())
+    Indexer(index).run()
+    chunk_ids = [c.chunk_id for c in index.catalog.document_chunks("share:diary.md")]
+    index.store.update_metadata(chunk_ids, [acl_metadata(frozenset({"user:orgkbtbob"}))] * len(chunk_ids))
+    assert "share:diary.md" in _hits(index, BOB, "diary budget notes", "semantic")  # the stale vectors match bob
+    service = OrgkbService(index)
+    for mode in MODES:
+        found = [h.doc_id for h in service.for_caller(BOB).search("diary budget notes", mode=mode, limit=10).hits]  # type: ignore[arg-type]
+        assert "share:diary.md" not in found and "share:canteen.md" in found, (mode, found)
+    found = [h.doc_id for h in service.for_caller(ALICE).search("diary budget notes", mode="keyword", limit=10).hits]
+    assert "share:diary.md" in found  # its owner still finds it where the catalog decides

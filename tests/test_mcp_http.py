@@ -4,7 +4,6 @@ live notifications over HTTP for both protocol eras."""
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,8 +23,8 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
-from tests.mcp_helpers import Notifications, all_resources, hit_doc_id, read_status, wait_for_catch_up
+from tests.conftest import orgkb_command, subprocess_env, write_config
+from tests.mcp_helpers import http_server, Notifications, all_resources, hit_doc_id, read_status, wait_for_catch_up
 
 FULL_TOKEN = "full-access-token-for-tests-1f6b2c"
 HANDBOOK_TOKEN = "handbook-only-token-for-tests-9d04e7"
@@ -74,18 +73,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
     assert Indexer(index).run().total("added") == 3
     index.catalog.close()
     env = subprocess_env(ORGKB_HTTP_TOKEN=FULL_TOKEN, ORGKB_TEST_HANDBOOK_TOKEN=HANDBOOK_TOKEN)
-    process = subprocess.Popen(
-        orgkb_command("--config", str(config), "serve", "--transport", "http", "--port", "0"),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=str(PROJECT_ROOT),
-    )
-    assert process.stderr is not None
-    banner = process.stderr.readline()
-    assert "serving MCP at http://127.0.0.1:" in banner, banner
-    running = RunningServer(url=banner.split(" at ")[1].split()[0], docs=docs, hr=hr, process=process)
-    threading.Thread(target=lambda: running.log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
-    yield running
-    process.terminate()
-    process.wait(timeout=30)
+    with http_server(config, env, "--port", "0") as started:
+        yield RunningServer(url=started.url, docs=docs, hr=hr, process=started.process, log=started.log)
+    running = started
     assert FULL_TOKEN not in "".join(running.log) and HANDBOOK_TOKEN not in "".join(running.log)
 
 

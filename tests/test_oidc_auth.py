@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +20,8 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from tests.mcp_helpers import hit_doc_id
-from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env, write_config
+from tests.mcp_helpers import http_server, hit_doc_id
+from tests.conftest import subprocess_env, write_config
 from tests.oidc_server import IdpUser, OidcProvider, missing
 from tests.samba_server import free_port
 from tests.test_mcp_http import INIT, MCP_HEADERS, session
@@ -82,18 +81,9 @@ def server(idp: OidcProvider, tmp_path_factory: pytest.TempPathFactory, real_emb
     index.catalog.close()
     env = subprocess_env()
     env.pop("ORGKB_HTTP_TOKEN", None)
-    process = subprocess.Popen(
-        orgkb_command("--config", str(config), "serve", "--transport", "http", "--port", str(port), "--no-sync"),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=str(PROJECT_ROOT),
-    )
-    assert process.stderr is not None
-    banner = process.stderr.readline()
-    assert f"serving MCP at {url}" in banner and "OAuth" in banner, banner
-    running = OAuthServer(url=url, issuer=idp.issuer, process=process, docs=docs)
-    threading.Thread(target=lambda: running.log.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
-    yield running
-    process.terminate()
-    process.wait(timeout=30)
+    with http_server(config, env, "--port", str(port), "--no-sync", banner=f"serving MCP at {url}") as started:
+        assert "OAuth" in started.banner, started.banner
+        yield OAuthServer(url=url, issuer=idp.issuer, process=started.process, docs=docs, log=started.log)
     subprocess.run(["groupdel", "orgkbtokfin"], capture_output=True)
 
 

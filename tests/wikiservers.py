@@ -32,6 +32,8 @@ MW_OUTSIDER = ("Outsider@orgkb", "outsiderbot0123456789abcdefghijkl")
 DW_ADMIN = ("admin", "DokuAdmin-1234")
 DW_READER = ("reader", "DokuReader-1234")
 DW_NO_API = ("noapi", "DokuNoApi-1234")
+# Anonymous visitors read nothing; logged-in users read everything.
+DW_DEFAULT_ACL = "*\t@ALL\t0\n*\t@user\t1\n"
 
 
 def cache_dir() -> Path:
@@ -120,7 +122,10 @@ class MediaWikiServer:
         self.workdir = workdir
         self.dist = cache_dir() / "mediawiki-1.39"
         self.settings = workdir / "LocalSettings.php"
-        self.server = PhpServer(self.dist, workdir / "server.log", {"MW_CONFIG_FILE": str(self.settings)})
+        # PHP checks changed files on every request, so tests may change the settings while it runs.
+        self.server = PhpServer(
+            self.dist, workdir / "server.log", {"MW_CONFIG_FILE": str(self.settings)}, options=("-d", "opcache.revalidate_freq=0")
+        )
 
     @property
     def url(self) -> str:
@@ -161,6 +166,16 @@ class MediaWikiServer:
 
     def stop(self) -> None:
         self.server.stop()
+
+    @contextmanager
+    def settings_added(self, php: str) -> Iterator[None]:
+        """``php`` appended to LocalSettings.php for the duration (read again by every request)."""
+        original = self.settings.read_text(encoding="utf-8")
+        self.settings.write_text(original + "\n" + php + "\n", encoding="utf-8")
+        try:
+            yield
+        finally:
+            self.settings.write_text(original, encoding="utf-8")
 
     def php(self, script: str, *args: str, input: str | None = None) -> str:
         """Run a maintenance script against this wiki; its output."""
@@ -238,13 +253,26 @@ class DokuWikiServer:
             ).stdout  # fmt: skip
             users.append(f"{name}:{hashed}:{name.title()}:{name}@example.invalid:{groups}\n")
         (conf / "users.auth.php").write_text("".join(users), encoding="utf-8")
-        # Anonymous visitors read nothing; logged-in users read everything.
-        (conf / "acl.auth.php").write_text("*\t@ALL\t0\n*\t@user\t1\n", encoding="utf-8")
+        self.acl_path.write_text(DW_DEFAULT_ACL, encoding="utf-8")
         self.server.start("/doku.php")
         return self
 
     def stop(self) -> None:
         self.server.stop()
+
+    @property
+    def acl_path(self) -> Path:
+        """The wiki's ``conf/acl.auth.php``."""
+        return self.workdir / "conf" / "acl.auth.php"
+
+    @contextmanager
+    def acl_rules(self, text: str) -> Iterator[Path]:
+        """The ACL file holding ``text`` for the duration (DokuWiki reads it per request); yields its path."""
+        self.acl_path.write_text(text, encoding="utf-8")
+        try:
+            yield self.acl_path
+        finally:
+            self.acl_path.write_text(DW_DEFAULT_ACL, encoding="utf-8")
 
     @contextmanager
     def api_switched_off(self) -> Iterator[None]:

@@ -3,16 +3,18 @@
 Talks to the REST API (``/rest/api/content``) through the shared `HttpClient`. Cloud
 authenticates with an account's email and an API token (HTTP basic); Data Center with a
 personal access token (``Authorization: Bearer``). A full listing reads every page of each
-space with its body; an incremental sync asks CQL for pages modified since the last sync and
-lists each space's trash for deleted pages. A page deleted for good (purged from the trash)
-or moved to a space that is not configured leaves the index at the next full reconcile.
+space with its body; an incremental sync lists every page's version and permissions without
+bodies (a restriction changes no version, and CQL cannot find such changes) and each space's
+trash for deleted pages; only pages with a new version are loaded. A page deleted for good
+(purged from the trash) or moved to a space that is not configured leaves the index at the
+next full reconcile. Who may read each page: see `orgkb.connectors.confluence.permissions`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -32,6 +34,7 @@ from orgkb.connectors.base import (
     Section,
     SourceConfig,
 )
+from orgkb.connectors.confluence.permissions import RESTRICTION_EXPAND, PagePermissions
 from orgkb.connectors.http import HttpClient, HttpStatusError, secret_from_env
 
 if TYPE_CHECKING:
@@ -39,11 +42,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels,history.lastUpdated"
-# CQL reads a date in the timezone of the server (Data Center) or of the account (Cloud), which
-# the API does not tell us; asking for a day more than needed covers every timezone. Pages
-# that did not change are listed but not loaded again: their version numbers match.
-CQL_OVERLAP = timedelta(hours=26)
+PAGE_EXPAND = f"body.storage,version,space,ancestors,metadata.labels,history.lastUpdated,{RESTRICTION_EXPAND}"
+# What a listing without bodies asks for: enough to tell a new version and who may read it.
+SLIM_EXPAND = f"version,ancestors,{RESTRICTION_EXPAND}"
 # Confluence caps result pages anyway (fewer with bodies expanded); the `next` link continues.
 SLIM_LIMIT = 200
 MAX_RESULT_PAGES = 100_000
@@ -95,6 +96,14 @@ class ConfluenceConnector(BaseConnector):
         self._base = config.url
         # Pages of the latest listing request, so loading a listed page costs no second request.
         self._listed: dict[str, dict[str, Any]] = {}
+        self._permissions: PagePermissions | None = None
+
+    @property
+    def permissions(self) -> PagePermissions:
+        """What this sync has read of space permissions and restrictions (read afresh each sync)."""
+        if self._permissions is None:
+            self._permissions = PagePermissions(self.client.json, self._results, self.config.deployment)
+        return self._permissions
 
     @property
     def client(self) -> HttpClient:
@@ -125,19 +134,29 @@ class ConfluenceConnector(BaseConnector):
 
     def check(self) -> list[str]:
         self._verify()
+        warnings = []
         parts = urlsplit(self.config.url)
         if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
-            return [f"{self.config.url} is plain HTTP: the token travels unencrypted; use https"]
-        return []
+            warnings.append(f"{self.config.url} is plain HTTP: the token travels unencrypted; use https")
+        if self.config.allow is None:
+            for space in self.config.spaces:
+                problem = self.permissions.space_problem(space)
+                if problem:
+                    warnings.append(f"{problem}: pages without restrictions will be shown to orgkb's administrators only")
+        return warnings
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
         self._verify()
+        self._permissions = None
         for space in self.config.spaces:
+            # Restrictions of every page first: a page's ancestors may come later in the listing.
+            for _ in self._slim_pages(space):
+                pass
             params = {"spaceKey": space, "type": "page", "status": "current", "expand": PAGE_EXPAND, "limit": self.config.page_size}
             for results in self._results("/rest/api/content", params):
                 self._listed = {str(page["id"]): page for page in results}
                 for page in results:
-                    yield DocumentRef(key=str(page["id"]), version=_version_of(page))
+                    yield DocumentRef(key=str(page["id"]), version=_version_of(page), permissions=self.permissions.of(page, space))
         self._listed = {}
 
     def load(self, ref: DocumentRef) -> Document:
@@ -158,17 +177,16 @@ class ConfluenceConnector(BaseConnector):
     def changes_since(self, cursor: str) -> Change:
         started = datetime.now(UTC)
         self._verify()
-        try:
-            since = datetime.fromisoformat(cursor)
-        except ValueError:
-            log.warning("%s: unreadable sync cursor %r: listing every page", self.config.name, cursor)
-            since = datetime(2000, 1, 1, tzinfo=UTC)
-        keys = ", ".join(_cql_string(space) for space in self.config.spaces)
-        cql = f'space in ({keys}) and type = page and lastmodified >= "{since - CQL_OVERLAP:%Y-%m-%d %H:%M}"'
+        self._permissions = None
+        # Every page's version and permissions: the indexer loads only pages with a new version
+        # and records changed permissions of the others without loading them.
         updated: dict[str, DocumentRef] = {}
-        for results in self._results("/rest/api/content/search", {"cql": cql, "expand": "version", "limit": SLIM_LIMIT}):
-            for page in results:
-                updated[str(page["id"])] = DocumentRef(key=str(page["id"]), version=_version_of(page))
+        for space in self.config.spaces:
+            for results in self._slim_pages(space):
+                for page in results:
+                    updated[str(page["id"])] = DocumentRef(
+                        key=str(page["id"]), version=_version_of(page), permissions=self.permissions.of(page, space)
+                    )
         deleted: list[str] = []
         for space in self.config.spaces:
             params = {"spaceKey": space, "type": "page", "status": "trashed", "expand": "version", "limit": SLIM_LIMIT}
@@ -177,6 +195,14 @@ class ConfluenceConnector(BaseConnector):
         return Change(updated=list(updated.values()), deleted=deleted, cursor=started.isoformat())
 
     # --- requests -------------------------------------------------------------------------
+
+    def _slim_pages(self, space: str) -> Iterator[list[dict[str, Any]]]:
+        """The current pages of ``space`` without bodies, their restrictions remembered."""
+        params = {"spaceKey": space, "type": "page", "status": "current", "expand": SLIM_EXPAND, "limit": SLIM_LIMIT}
+        for results in self._results("/rest/api/content", params):
+            for page in results:
+                self.permissions.remember(page)
+            yield results
 
     def _verify(self) -> None:
         """Fail with one clear line unless the URL, the token and every configured space work.
@@ -250,6 +276,7 @@ class ConfluenceConnector(BaseConnector):
             modified=modified,
             mime_type="text/html",
             version=_version_of(page),
+            permissions=self.permissions.of(page, str((page.get("space") or {}).get("key") or "")),
         )
 
 
@@ -284,11 +311,6 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-def _cql_string(value: str) -> str:
-    """A CQL string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 CONNECTOR = ConnectorType(type="confluence", config_model=ConfluenceConfig, factory=ConfluenceConnector, description="Pages of Confluence spaces (Cloud or Data Center).")

@@ -7,6 +7,10 @@ moves, imports), then asks the wiki for the current state of every page touched:
 is gone, or is now a redirect, is deleted from the index. Both lists are permanent, unlike
 ``recentchanges``, which the wiki prunes after ``$wgRCMaxAge`` (90 days by default) and which
 ``importDump.php`` does not fill.
+
+Who may read the pages: the groups holding the ``read`` right (`orgkb.connectors.mediawiki.
+permissions`), read once a sync; the cursor carries their fingerprint, so a change of
+``LocalSettings.php`` (which no revision records) makes the next sync list every page again.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from orgkb.connectors.base import (
     Failure,
 )
 from orgkb.connectors.mediawiki.api import ApiError, MediaWikiApi
+from orgkb.connectors.mediawiki.permissions import wiki_readers
 from orgkb.connectors.mediawiki.pages import (
     NAMESPACES_FIELD,
     NamespaceList,
@@ -32,6 +37,8 @@ from orgkb.connectors.mediawiki.pages import (
     page_document,
     parse_timestamp,
 )
+from orgkb.connectors.permission_cursor import fingerprint, position_of, with_permissions
+from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.wiki import WikiConfig, rendered_sections
 
 # Re-read a little before the cursor: a revision is stamped when its save starts and becomes
@@ -59,6 +66,7 @@ class MediaWikiConnector(BaseConnector):
         self.config = config
         self.api = MediaWikiApi(config)
         self._namespace_ids: list[int] | None = None
+        self._readers: Permissions | None = None
 
     def close(self) -> None:
         """End the wiki session (its HTTP connections)."""
@@ -72,6 +80,9 @@ class MediaWikiConnector(BaseConnector):
             batch = next(iter(self.api.query({"list": "allpages", "apnamespace": number, "aplimit": 1})), {})
             if not batch.get("allpages"):
                 warnings.append(f"namespace {number} has no pages this account can read")
+        readers = self.readers()
+        if not readers.principals and self.config.allow is None:
+            warnings.append(f"{readers.rule}: its pages will be shown to orgkb's administrators only")
         return warnings
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
@@ -85,7 +96,7 @@ class MediaWikiConnector(BaseConnector):
             }
             for batch in self.api.query(params):
                 for page in batch.get("pages", []):
-                    yield DocumentRef(key=page["title"], version=str(page["lastrevid"]))
+                    yield DocumentRef(key=page["title"], version=str(page["lastrevid"]), permissions=self.readers())
 
     def load(self, ref: DocumentRef) -> Document:
         try:
@@ -115,16 +126,16 @@ class MediaWikiConnector(BaseConnector):
             editor=revision.get("user"),
             modified=parse_timestamp(revision.get("timestamp")),
             namespace=self._namespace_name(info.get("ns", 0)),
-        )
+        ).model_copy(update={"permissions": self.readers()})
 
     # --- incremental sync ---------------------------------------------------------------
 
     def initial_cursor(self) -> str:
-        return self.api.server_time()
+        return with_permissions(self.api.server_time(), fingerprint(self.readers().model_dump()))
 
     def changes_since(self, cursor: str) -> Change:
-        now = self.api.server_time()
-        start = parse_timestamp(cursor)
+        now = self.initial_cursor()
+        start = parse_timestamp(position_of(cursor, fingerprint(self.readers().model_dump()), self.config.name))
         if start is None:
             raise ValueError(f"not a cursor: {cursor!r}")
         since = (start - OVERLAP).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -166,10 +177,16 @@ class MediaWikiConnector(BaseConnector):
                 if page.get("missing") or page.get("redirect"):
                     deleted.append(page["title"])
                 else:
-                    updated.append(DocumentRef(key=page["title"], version=str(page["lastrevid"])))
+                    updated.append(DocumentRef(key=page["title"], version=str(page["lastrevid"]), permissions=self.readers()))
         return updated, deleted
 
     # --- helpers ------------------------------------------------------------------------
+
+    def readers(self) -> Permissions:
+        """Who may read the wiki's pages (asked once per sync: a connector lives for one)."""
+        if self._readers is None:
+            self._readers = wiki_readers(self.api)
+        return self._readers
 
     def namespace_ids(self) -> list[int]:
         """The configured namespaces as numbers (names resolved through the wiki's siteinfo)."""

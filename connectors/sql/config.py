@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from orgkb.connectors.base import ConnectorType, SourceConfig
+from orgkb.connectors.permissions import Permissions, check_principal_names
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -79,6 +80,17 @@ class TableConfig(BaseModel):
     )
     comment: str | None = Field(default=None, description="Describes the table (where the database has no comment).")
     comments: dict[str, str] = Field(default_factory=dict, description="Describes columns: column -> text.")
+    allow: list[str] | None = Field(
+        default=None,
+        description='Who may read this table\'s rows and query it with `sql_query`: "group:hr", "user:alice", "*". '
+        "Default: whoever may see the source. The source's own `allow` replaces this.",
+    )
+    row_groups_column: str | None = Field(
+        default=None,
+        description='A column naming the groups that may see each row ("hr, finance", "hr;finance" or a JSON/array '
+        "value). A row with none falls back to `allow`, else admins only. Never rendered as text; free SQL over "
+        "such a table is refused to callers who are not admins.",
+    )
 
     @property
     def ids(self) -> list[str]:
@@ -119,7 +131,15 @@ class TableConfig(BaseModel):
         used.extend(self.metadata)
         if self.updated_at:
             used.append(self.updated_at)
+        if self.row_groups_column:
+            used.append(self.row_groups_column)
         return list(dict.fromkeys(used))
+
+    def table_permissions(self) -> Permissions | None:
+        """The entry's ``allow`` as permissions (None: not set, whoever sees the source)."""
+        if self.allow is None:
+            return None
+        return Permissions(principals=frozenset(self.allow), rule=f"table {self.key_prefix}: allow = {sorted(self.allow)}")
 
     @field_validator("id")
     @classmethod
@@ -134,6 +154,11 @@ class TableConfig(BaseModel):
         if value is not None and "{" in value:
             template_fields(value)
         return value
+
+    @field_validator("allow")
+    @classmethod
+    def _principal_names(cls, value: list[str] | None) -> list[str] | None:
+        return check_principal_names(value)
 
     @field_validator("query")
     @classmethod
@@ -155,7 +180,23 @@ class TableConfig(BaseModel):
         clash = RESERVED_METADATA & set(self.metadata)
         if clash:
             raise ValueError(f"metadata column(s) {', '.join(sorted(clash))} clash with orgkb's own keys")
+        self._groups_column_stays_hidden()
         return self
+
+    def _groups_column_stays_hidden(self) -> None:
+        """The row-groups column decides who sees a row; shown as text or metadata it would
+        also be searchable and change the content hash (re-embedding on a permission change)."""
+        column = self.row_groups_column
+        if column is None:
+            return
+        if column in self.ids:
+            raise ValueError(f"`row_groups_column` {column!r} cannot also be an id column")
+        shown = [*(self.text or []), *self.metadata]
+        for template in (self.title_template, self.template, self.uri):
+            if template:
+                shown.extend(template_fields(template))
+        if column in shown:
+            raise ValueError(f"`row_groups_column` {column!r} must not be shown in title, text, template, uri or metadata")
 
 
 class SqlConfig(SourceConfig):

@@ -34,12 +34,14 @@ from orgkb.connectors.base import (
     Failure,
     Section,
 )
+from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.sql.config import SCHEMA_KEY_PREFIX, SqlConfig, TableConfig
 from orgkb.connectors.sql.database import SqlDatabase
 from orgkb.connectors.sql.guard import UnsafeQueryError, checked_read_query, sqlglot_dialect
 from orgkb.connectors.sql.privileges import query_refusal, write_capabilities, write_warnings
 from orgkb.connectors.sql.rows import RowRenderer
 from orgkb.connectors.sql.schema import SchemaReader, TableDescription
+from orgkb.connectors.sql.table_access import table_allow, table_rules
 
 
 class TablePlan:
@@ -58,7 +60,7 @@ class TablePlan:
         used = entry.columns_used() or self.columns
         self.id_columns = [self.source.c[c] for c in entry.ids]
         self.full_columns = [self.source.c[c] for c in used]
-        narrow = [*entry.ids, entry.updated_at] if entry.updated_at else used
+        narrow = [*entry.ids, entry.updated_at, *([entry.row_groups_column] if entry.row_groups_column else [])] if entry.updated_at else used
         self.list_columns = [self.source.c[c] for c in dict.fromkeys(narrow)]
 
     @staticmethod
@@ -130,6 +132,7 @@ class SqlConnector(BaseConnector):
         self.database = SqlDatabase(config)
         self._page: _Page | None = None
         self._plans: dict[str, tuple[TablePlan, RowRenderer]] = {}
+        self._rules = table_rules(config)
 
     def close(self) -> None:
         """Dispose of the connection pool this sync used."""
@@ -158,7 +161,9 @@ class SqlConnector(BaseConnector):
             descriptions = self._describe_all(connection) if self.config.schema_documents else []
         for description in descriptions:
             document = self.schema_document(description)
-            yield DocumentRef(key=document.key, version=document.content_hash[:24], document=document)
+            # Its permissions are in the stamp, so a changed `allow` reaches a described table too.
+            granted = ",".join(sorted(document.permissions.principals)) if document.permissions else "-"
+            yield DocumentRef(key=document.key, version=f"{document.content_hash[:24]}:{granted}", document=document)
         for plan, renderer in list(self._plans.values()):
             yield from self._list_rows(plan, renderer)
         self._page = None
@@ -237,6 +242,11 @@ class SqlConnector(BaseConnector):
     def schema_document(self, description: TableDescription) -> Document:
         """The document describing one table: ``schema/<table>``."""
         kind = "View" if description.kind == "view" else "Table"
+        allowed = table_allow(self._rules, description.name)
+        permissions = None
+        if allowed is not None:
+            # Who may read the table's rows may read its description (its columns, comments).
+            permissions = Permissions(principals=allowed, rule=f"table {description.name}: allow = {sorted(allowed)}")
         return Document(
             source=self.config.name,
             key=f"{SCHEMA_KEY_PREFIX}/{description.name}",
@@ -245,6 +255,7 @@ class SqlConnector(BaseConnector):
             sections=[Section(text=description.as_text(self.database.label))],
             metadata={"table": description.name, "file_type": "schema"},
             mime_type="text/plain",
+            permissions=permissions,
         )
 
 

@@ -68,6 +68,21 @@ def checked_read_query(sql: str, dialect: str | None) -> str:
     return rendered
 
 
+def referenced_tables(sql: str, dialect: str | None) -> list[str]:
+    """Every table or view name ``sql`` reads, as written (``schema.table`` when qualified), sorted.
+
+    A CTE's name counts as a table too: telling a CTE from a table of the same name is left to
+    the database, so a name that might be a protected table is treated as one. Table-valued
+    functions (``json_each(...)``, ``generate_series(...)``) are not tables.
+    """
+    names = {
+        ".".join(part.name for part in node.parts)
+        for node in _parse_single(sql, dialect).find_all(exp.Table)
+        if isinstance(node.this, exp.Identifier)
+    }
+    return sorted(names)
+
+
 def _parse_single(sql: str, dialect: str | None) -> exp.Expression:
     if not sql or not sql.strip():
         raise UnsafeQueryError("the query is empty")

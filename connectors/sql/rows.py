@@ -9,6 +9,10 @@ that links into the organisation's own application.
 The version stamp is ``<config signature>:<updated_at>`` when the entry has ``updated_at``, else
 ``<config signature>:<hash of the row's values>``: an unchanged row is skipped before it is even
 rendered, and editing the entry's template renders every row again.
+
+A row's permissions come from the entry's ``row_groups_column`` (falling back to its ``allow``)
+or its ``allow`` alone. The groups column is never rendered and never in the content hash, but
+it is in the version stamp, so a changed value reloads the row and only its permissions change.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from orgkb.connectors.base import Document, DocumentError, MetadataValue, Section
+from orgkb.connectors.permissions import Permissions, row_group_permissions
 from orgkb.connectors.sql.config import TableConfig
 
 
@@ -106,7 +111,13 @@ class RowRenderer:
         """The change stamp: updated_at (None when NULL: compared by content then) or a row hash."""
         if self.entry.updated_at:
             stamp = row[self.entry.updated_at]
-            return None if stamp is None else f"{self.signature}:{text_value(stamp)}"
+            if stamp is None:
+                return None
+            # The row's groups are part of the stamp: a permission change reloads the row
+            # (and re-embeds nothing: they are not in its content hash).
+            groups = row[self.entry.row_groups_column] if self.entry.row_groups_column else None
+            suffix = f":{hashlib.blake2b(text_value(groups).encode(), digest_size=6).hexdigest()}" if groups is not None else ""
+            return f"{self.signature}:{text_value(stamp)}{suffix}"
         values = json.dumps([text_value(row[c]) for c in self.columns], ensure_ascii=False)
         return f"{self.signature}:{hashlib.blake2b(values.encode(), digest_size=12).hexdigest()}"
 
@@ -134,7 +145,15 @@ class RowRenderer:
             modified=modified_time(row[self.entry.updated_at]) if self.entry.updated_at else None,
             mime_type="text/plain",
             version=self.version(row),
+            permissions=self.permissions(row),
         )
+
+    def permissions(self, row: Mapping[str, Any]) -> Permissions | None:
+        """Who may read the row: its groups column, else the entry's ``allow`` (None: neither is set)."""
+        column = self.entry.row_groups_column
+        if column is None:
+            return self.entry.table_permissions()
+        return row_group_permissions(row[column], f"table {self.prefix} column {column}", self.entry.table_permissions())
 
     def uri(self, row: Mapping[str, Any]) -> str:
         """The citation link: the entry's ``uri`` template, else database/table?id=value."""
@@ -145,7 +164,8 @@ class RowRenderer:
     def _text(self, row: Mapping[str, Any]) -> str:
         if self.entry.template is not None:
             return render_template(self.entry.template, row).strip()
-        columns = self.entry.text if self.entry.text is not None else self.columns
+        hidden = self.entry.row_groups_column
+        columns = self.entry.text if self.entry.text is not None else [c for c in self.columns if c != hidden]
         paragraphs = []
         for column in columns:
             value = text_value(row[column]).strip()

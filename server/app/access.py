@@ -53,6 +53,12 @@ class Access(BaseModel):
             permissions = Permissions(principals=frozenset(permissions))
         return permissions.allows(self.principal.names)
 
+    def granting(self, permissions: Permissions | None) -> frozenset[str]:
+        """Which of this caller's principal names ``permissions`` allow (for `orgkb access`)."""
+        if self.principal is None or permissions is None:
+            return frozenset()
+        return permissions.principals & self.principal.names
+
     @property
     def principal_names(self) -> frozenset[str] | None:
         """The principal names a search filters documents on; None when nothing is filtered

@@ -24,6 +24,7 @@ from orgkb.server.errors import NotFoundError, OrgkbError
 
 if TYPE_CHECKING:
     from orgkb.connectors.sql.database import SqlDatabase
+    from orgkb.connectors.sql.table_access import TableRule
 
 # SQLAlchemy and sqlglot (~0.2 s to import) are imported by the methods that use them, so
 # registering the database tools costs the server's start-up nothing.
@@ -75,6 +76,7 @@ class SqlService:
         self.sources: dict[str, SqlConfig] = {s.name: s for s in config.sources if isinstance(s, SqlConfig)}
         self._databases: dict[str, SqlDatabase] = {}
         self._refusals: dict[str, tuple[float, str | None]] = {}
+        self._rules: dict[str, list[TableRule]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -93,6 +95,25 @@ class SqlService:
             if source not in self._databases:
                 self._databases[source] = SqlDatabase(self.sources[source])
             return self._databases[source]
+
+    def tables_read(self, source: str, sql: str) -> list[str]:
+        """The table names ``sql`` reads (for the caller's table permissions); refused as
+        `query` would refuse it when it is not a single read query."""
+        from orgkb.connectors.sql.guard import UnsafeQueryError, referenced_tables, sqlglot_dialect
+
+        try:
+            return referenced_tables(sql, sqlglot_dialect(self.database(source).dialect))
+        except UnsafeQueryError as exc:
+            raise SqlToolError(f"{source}: query refused: {exc}") from None
+
+    def table_rules(self, source: str) -> list[TableRule]:
+        """The `allow` and `row_groups_column` rules of the source's table entries."""
+        from orgkb.connectors.sql.table_access import table_rules
+
+        with self._lock:
+            if source not in self._rules:
+                self._rules[source] = table_rules(self.sources[source])
+            return self._rules[source]
 
     def list_tables(self, source: str) -> TableList:
         """Every table and view in the source's schemas, with comments."""

@@ -75,3 +75,19 @@ class IndexStatus(BaseModel):
     sources: list[SourceStatus]
     problems: list[Problem] = Field(default_factory=list, description="What is wrong now, each with its fix.")
     log_file: str | None = None
+
+
+class AccessDecision(BaseModel):
+    """Whether a principal may open one document, and which rule decided (`orgkb access`)."""
+
+    user: str
+    groups: list[str]
+    doc_id: str
+    title: str
+    uri: str = Field(description="Where a person opens the original.")
+    resource_uri: str
+    allowed: bool
+    decided_by: str = Field(description="The rule that decided, in words.")
+    rule: str | None = Field(default=None, description="The document's recorded permissions rule, when it has one.")
+    document_allows: list[str] = Field(default_factory=list, description="The principal names the document allows.")
+    matched: list[str] = Field(default_factory=list, description="The caller's principal names the document allows.")

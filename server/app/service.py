@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from orgkb.connectors.base import MetadataValue
+from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.identifiers import (
     STATUS_URI,
     doc_id,
@@ -26,13 +27,14 @@ from orgkb.connectors.identifiers import (
     document_uri,
     parse_document_uri,
     source_of_uri,
+    split_doc_id,
 )
 from orgkb.connectors.registry import connector_type
 from orgkb.server.app.access import FULL_ACCESS, Access
 from orgkb.server.app.health import Health, HealthMonitor
 from orgkb.server.app.principal import Principal
-from orgkb.server.app.databases import DescribedTable, QueryResult, SqlService, TableList
-from orgkb.server.app.results import FetchedDocument, IndexStatus, SourceInfo, SourceList, SourceStatus
+from orgkb.server.app.databases import DescribedTable, QueryResult, SqlService, SqlToolError, TableList
+from orgkb.server.app.results import AccessDecision, FetchedDocument, IndexStatus, SourceInfo, SourceList, SourceStatus
 from orgkb.server.config import OrgkbConfig, SearchConfig, ServerConfig
 from orgkb.server.errors import InvalidArgumentError, NotFoundError, OrgkbError
 from orgkb.server.index.indexer import IndexSummary, Progress
@@ -180,6 +182,47 @@ class OrgkbService:
         """The service as ``access`` may use it (`FULL_ACCESS` stands for the local user)."""
         return CallerView(self, self._local_access if access is FULL_ACCESS else access)
 
+    def explain_access(self, access: Access, reference: str) -> AccessDecision:
+        """Whether ``access`` may open the document ``reference`` names, and why (an admin's
+        question: the document is looked up whoever may see it; `NotFoundError` if none is indexed).
+
+        The answer is the caller's own view's (`CallerView.stored_document`); the explanation
+        only names the rule that view applied.
+        """
+        document = CallerView(self, Access(name="explain")).resolve(reference)
+        view = self.for_caller(access)
+        allowed = view.stored_document(document.doc_id) is not None
+        permissions = self._index.catalog.permissions_of(document.doc_id)
+        matched = sorted(access.granting(permissions))
+        principal = access.principal
+        if not view.may_see_source(document.source):
+            decided = f"source {document.source!r} is not visible to this caller"
+        elif principal is None:
+            decided = "no principal: every document of the sources this caller may see"
+        elif principal.admin:
+            decided = "admin: every document of the sources this caller may see"
+        elif permissions is None:
+            decided = "no permissions recorded: admins only"
+        elif matched:
+            decided = f"allowed as {', '.join(matched)}"
+        elif not permissions.principals:
+            decided = "the document allows nobody: admins only"
+        else:
+            decided = "none of the caller's principal names is allowed"
+        return AccessDecision(
+            user=principal.user if principal else access.name,
+            groups=sorted(principal.groups) if principal else [],
+            doc_id=document.doc_id,
+            title=document.title,
+            uri=document.uri,
+            resource_uri=document_uri(document.source, document.key),
+            allowed=allowed,
+            decided_by=decided,
+            rule=permissions.rule if permissions is not None else None,
+            document_allows=sorted(permissions.principals) if permissions is not None else [],
+            matched=matched,
+        )
+
     def local(self) -> CallerView:
         """The service for the local user (the CLI, stdio): every source, as `[server] principal` allows."""
         return CallerView(self, self._local_access)
@@ -221,12 +264,20 @@ class CallerView:
         """The principal names documents are checked against (None: whole sources, no per-document check)."""
         return self.access.principal_names
 
-    def _may_open(self, document: StoredDocument) -> bool:
-        if not self.may_see_source(document.source):
-            return False
+    def may_read(self, doc_id: str) -> bool:
+        """True when this caller may read the indexed document ``doc_id`` (its source, and its
+        permissions as the catalog records them)."""
         if self._principals is None:
-            return True
-        return self.access.allows(self._service._index.catalog.permissions_of(document.doc_id))
+            return self.may_see_source(split_doc_id(doc_id)[0])
+        return self.may_have_read(doc_id, self._service._index.catalog.permissions_of(doc_id))
+
+    def may_have_read(self, doc_id: str, permissions: Permissions | None) -> bool:
+        """True when this caller could read ``doc_id`` with ``permissions`` (for a document that
+        is gone from the catalog, with the permissions it had)."""
+        return self.may_see_source(split_doc_id(doc_id)[0]) and (self._principals is None or self.access.allows(permissions))
+
+    def _may_open(self, document: StoredDocument) -> bool:
+        return self.may_read(document.doc_id)
 
     def _selected(self, requested: Iterable[str] | None) -> list[str] | None:
         """The sources a request works on (None: all, nothing hidden); unknown ones are an error."""
@@ -279,8 +330,10 @@ class CallerView:
             where = ".".join(str(part) for part in error["loc"])
             raise InvalidArgumentError(f"invalid filter {where}: {error['msg'].removeprefix('Value error, ')}") from None
         response = self._service._searcher.search(query, limit=limit, mode=mode, filters=filters, min_relevance=min_relevance)
-        # The filters already keep other sources out; checked again so no hit can slip through.
-        hits = [hit for hit in response.hits if self.may_see_source(hit.source)]
+        # The filters already keep other sources and unreadable documents out; checked again
+        # against the catalog (the source of truth for permissions, as for chunks) so no hit can
+        # slip through, even from vectors whose permission metadata a crash left behind.
+        hits = [hit for hit in response.hits if self.may_read(hit.doc_id)]
         return response.model_copy(update={"hits": hits})
 
     def resolve(self, reference: str) -> StoredDocument:
@@ -454,22 +507,66 @@ class CallerView:
             raise NotFoundError(f"unknown database source {source!r}; database sources you can use: {allowed}")
         return source
 
+    def _may_read_table(self, source: str, table: str) -> bool:
+        """True when the table's `allow` (else the source's `allow`) admits this caller."""
+        if self._principals is None:
+            return True
+        from orgkb.connectors.sql.table_access import table_allow
+
+        databases = self._service._databases
+        allowed = table_allow(databases.table_rules(source), table)
+        if allowed is None:
+            source_allow = databases.sources[source].allow
+            allowed = frozenset(source_allow) if source_allow is not None else None
+        return allowed is None or self.access.allows(allowed)
+
+    def _check_table(self, source: str, table: str) -> None:
+        """A table this caller may not read is answered like one that does not exist."""
+        if not self._may_read_table(source, table):
+            raise NotFoundError(f"{source}: no table or view {table!r} you may read (see list_tables)")
+
+    def _query_refusal(self, source: str, sql: str) -> str | None:
+        """Why this caller may not run ``sql`` on ``source`` (None: it may), from the tables it reads."""
+        if self._principals is None:
+            return None
+        from orgkb.connectors.sql.table_access import rules_for
+
+        databases = self._service._databases
+        for table in databases.tables_read(source, sql):
+            if not self._may_read_table(source, table):
+                return f"{source}: query refused: you may not read table {table!r}"
+            row_level = [r for r in rules_for(databases.table_rules(source), table) if r.row_groups_column]
+            if row_level:
+                return (
+                    f"{source}: query refused: table {table!r} has row-level permissions (column "
+                    f"{row_level[0].row_groups_column!r}) and orgkb does not filter the rows of free SQL; "
+                    "only admins may query it: use search or fetch to read the rows you may see"
+                )
+        return None
+
     def list_tables(self, source: str) -> TableList:
-        """Tables and views of a database source."""
-        return self._service._databases.list_tables(self._database(source))
+        """Tables and views of a database source that this caller may read."""
+        listing = self._service._databases.list_tables(self._database(source))
+        tables = [t for t in listing.tables if self._may_read_table(source, t.name)]
+        return listing.model_copy(update={"tables": tables})
 
     def describe_table(self, source: str, table: str) -> DescribedTable:
         """One table's columns, keys, comments and size."""
-        return self._service._databases.describe_table(self._database(source), table)
+        self._check_table(self._database(source), table)
+        return self._service._databases.describe_table(source, table)
 
     def query(self, source: str, sql: str, limit: int | None = None) -> QueryResult:
-        """One read-only SQL query's rows."""
-        return self._service._databases.query(self._database(source), sql, limit)
+        """One read-only SQL query's rows, if every table it reads is one this caller may query."""
+        refusal = self._query_refusal(self._database(source), sql)
+        if refusal is not None:
+            raise SqlToolError(refusal)
+        return self._service._databases.query(source, sql, limit)
 
     def schema_text(self, source: str, table: str | None = None) -> str:
         """A table's description, or the source's table listing, as text (schema resources)."""
         self._database(source)
         if table is not None:
+            self._check_table(source, table)
             return self._service._databases.schema_text(source, table)
         listing = self.list_tables(source)
         lines = [f"Tables of {source} ({listing.database}); read orgkb://schema/{source}/<table> for columns:"]

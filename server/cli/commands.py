@@ -18,6 +18,7 @@ from orgkb.connectors.base import ConnectorError
 from orgkb.connectors.registry import open_connector
 from orgkb.server.app.health import Health, HealthMonitor
 from orgkb.server.app.service import OrgkbService
+from orgkb.server.cli.principals import access_for, add_group_arguments
 from orgkb.server.cli.registry import command, print_json, quiet_model_loading
 from orgkb.server.config import OrgkbConfig, empty_config, find_config_path, load_config
 from orgkb.server.errors import ConfigError, InvalidArgumentError, OrgkbError
@@ -132,6 +133,8 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modified-before", help="only documents modified before this ISO date or time")
     parser.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE", help="metadata equality (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the hits as one JSON object")
+    parser.add_argument("--as", dest="as_user", metavar="USER", help="show what this user would get (admins checking permissions)")
+    add_group_arguments(parser)
 
 
 def _metadata_pairs(pairs: list[str]) -> dict[str, str] | None:
@@ -169,7 +172,13 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     if not 1 <= limit <= config.search.max_limit:
         raise OrgkbError(f"--limit must be between 1 and {config.search.max_limit} (search.max_limit), not {limit}")
     _refuse_disabled(config, args.source)
-    response = OrgkbService.from_config(config).local().search(
+    if args.groups is not None and args.as_user is None:
+        raise OrgkbError("--groups needs --as USER")
+    service = OrgkbService.from_config(config)
+    # --as: the same view a caller with that principal gets, so the same documents are hidden.
+    caller = access_for(config, args.as_user, args.groups) if args.as_user is not None else None
+    view = service.for_caller(caller) if caller is not None else service.local()
+    response = view.search(
         args.query,
         limit=limit,
         mode=args.mode,
@@ -183,8 +192,13 @@ def search_command(args: argparse.Namespace, config: OrgkbConfig) -> int:
     )
     problems = _health(config, args).problems
     if args.json:
-        print_json({**response.model_dump(mode="json"), "problems": [p.model_dump() for p in problems]})
+        shown_as = caller.principal.model_dump(mode="json") if caller is not None and caller.principal else None
+        print_json({**response.model_dump(mode="json"), "problems": [p.model_dump() for p in problems], "as": shown_as})
         return 0
+    if caller is not None and caller.principal is not None:
+        who = caller.principal
+        groups = ", ".join(sorted(who.groups)) or "no groups"
+        stderr_console().print(f"As {escape(who.user)} ({escape(groups)}{', admin' if who.admin else ''}):", highlight=False)
     for problem in problems:
         stderr_console().print(f"[yellow]{escape(problem.line())}", highlight=False, soft_wrap=True)
     out = Console(soft_wrap=True)

@@ -1,4 +1,4 @@
-"""The `orgkb` command: init, index, search, serve, status, check, verify, eval.
+"""The `orgkb` command: init, index, search, serve, status, check, access, verify, eval.
 
 Errors a user can fix are printed as one line on stderr with exit status 2; stdout carries only
 results (and, for `serve` on stdio, only MCP messages).
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # The command modules register their subcommands when imported.
-from orgkb.server.cli import commands, eval as evaluation, init, verify  # noqa: F401
+from orgkb.server.cli import access, commands, eval as evaluation, init, verify  # noqa: F401
 from orgkb.server.cli.registry import COMMANDS, package_version
 from orgkb.server.config import load_config
 from orgkb.server.errors import OrgkbError, describe_storage_error

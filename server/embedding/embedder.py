@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Prompt names models use in their sentence-transformers config, in order of preference.
 QUERY_PROMPT_NAMES = ("query",)
 DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
+TOKEN_COUNT_SLICE = 2000  # texts tokenized per call when counting tokens
 
 
 class Embedder(Protocol):
@@ -116,8 +117,14 @@ class SentenceTransformerEmbedder:
         if not texts:
             return []
         tokenizer = self.load().tokenizer
-        encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+        counts: list[int] = []
+        # In slices: a fast tokenizer keeps offsets and more per text, so one call over the
+        # 130,000 paragraphs of a long document would hold hundreds of MB at once.
+        for start in range(0, len(texts), TOKEN_COUNT_SLICE):
+            part = list(texts[start : start + TOKEN_COUNT_SLICE])
+            encoded = tokenizer(part, add_special_tokens=False, truncation=False)["input_ids"]
+            counts.extend(len(ids) for ids in encoded)
+        return counts
 
     def prompt_names(self) -> tuple[str | None, str | None]:
         """The model's own ``(query, document)`` prompt names (config_sentence_transformers.json).

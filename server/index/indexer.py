@@ -27,6 +27,7 @@ from orgkb.connectors.base import (
     IncrementalConnector,
     SourceConfig,
 )
+from orgkb.connectors.permissions import Permissions
 from orgkb.connectors.identifiers import doc_id
 from orgkb.connectors.registry import open_connector
 from orgkb.connectors.limits import DEFAULT_LIMITS, DocumentLimits, check_chunk_count, check_text_size, limits_of
@@ -121,6 +122,9 @@ class IndexChange(BaseModel):
     added: list[str] = Field(default_factory=list)
     updated: list[str] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
+    deleted_permissions: dict[str, Permissions | None] = Field(
+        default_factory=dict, description="Who could read each deleted document: only they hear it is gone."
+    )
 
 
 ChangeListener = Callable[[IndexChange], None]
@@ -292,6 +296,9 @@ class Indexer:
         unchanged_version = stored is not None and not reload and ref.version is not None and stored[0] == ref.version
         # A document indexed before permissions were captured is read once more to record them.
         if unchanged_version and self.index.catalog.permissions_of(doc_id(name, ref.key)) is not None:
+            if ref.permissions is not None:
+                # Changed at the source without a new version (an ACL edit): recorded, nothing loaded.
+                refresh_permissions(self.index, doc_id(name, ref.key), effective_permissions(ref.permissions, connector.config, self.sid_names))
             batch.summary.unchanged += 1
             self.progress.advance(name, 1, ref.key)
             return
@@ -309,14 +316,14 @@ class Indexer:
             return
         if document.version is None:
             document = document.model_copy(update={"version": ref.version})
-        permissions = effective_permissions(document, connector.config, self.sid_names)
+        permissions = effective_permissions(document.permissions, connector.config, self.sid_names)
         document = document.model_copy(update={"permissions": permissions})
         if connector.config.language and "language" not in document.metadata:
             # Declared in the config: part of the document, so changing it re-indexes the source.
             document = document.model_copy(update={"metadata": {**document.metadata, "language": connector.config.language}})
         if stored is not None and stored[1] == document.content_hash and not reembed:
             batch.summary.unchanged += 1
-            refresh_permissions(self.index, document)
+            refresh_permissions(self.index, document.id, document.permissions)
             if stored[0] != document.version:
                 self.index.catalog.set_version(document.id, document.version)
             self.progress.advance(name, 1, ref.key)
@@ -419,6 +426,8 @@ class _Batch:
                 vectors = index.embedder.embed_documents([c.embedding_text(w.document.title) for w, c in part])
                 metadatas = [write_vector_metadata(w) for w, _ in part]
                 store.upsert(ids[start : start + BATCH_CHUNKS], vectors, metadatas)
+        # Read before the write removes them: notifications of a deletion go to who could read it.
+        gone = {d: catalog.permissions_of(d) for d in self.deletes}
         stale = catalog.write_documents(self.writes, self.deletes)
         if stale:
             store.delete(stale)
@@ -428,6 +437,7 @@ class _Batch:
             added=[w.document.id for w, new in zip(self.writes, self.new_flags, strict=True) if new],
             updated=[w.document.id for w, new in zip(self.writes, self.new_flags, strict=True) if not new],
             deleted=list(self.deletes),
+            deleted_permissions=gone,
         )
         self.summary.added += len(change.added)
         self.summary.updated += len(change.updated)

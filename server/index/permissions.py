@@ -14,7 +14,7 @@ must not be lost.
 
 from __future__ import annotations
 
-from orgkb.connectors.base import Document, SourceConfig
+from orgkb.connectors.base import SourceConfig
 from orgkb.connectors.ntfs_permissions import SID_PREFIX
 from orgkb.connectors.permissions import Permissions
 from orgkb.server.identity.directory import DirectoryError, SidNames
@@ -22,14 +22,14 @@ from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.store.filters import acl_metadata
 
 
-def effective_permissions(document: Document, config: SourceConfig, sid_names: SidNames | None = None) -> Permissions:
-    """Who may read ``document``: the source's ``allow`` override, else what the source says
-    (with SIDs named through ``sid_names``)."""
+def effective_permissions(captured: Permissions | None, config: SourceConfig, sid_names: SidNames | None = None) -> Permissions:
+    """Who may read a document whose source says ``captured``: the source's ``allow`` override,
+    else what the source says (with SIDs named through ``sid_names``)."""
     if config.allow is not None:
         return Permissions(principals=frozenset(config.allow), rule=f"source {config.name}: allow = {sorted(config.allow)}")
-    if document.permissions is None:
+    if captured is None:
         return Permissions.everyone(f"source {config.name} records no permissions")
-    return resolve_sids(document.permissions, sid_names)
+    return resolve_sids(captured, sid_names)
 
 
 def resolve_sids(permissions: Permissions, sid_names: SidNames | None) -> Permissions:
@@ -60,14 +60,13 @@ def resolve_sids(permissions: Permissions, sid_names: SidNames | None) -> Permis
     )
 
 
-def refresh_permissions(index: KnowledgeIndex, document: Document) -> bool:
-    """Record ``document``'s permissions if they differ from the indexed ones (its content is
+def refresh_permissions(index: KnowledgeIndex, document_id: str, permissions: Permissions | None) -> bool:
+    """Record a document's permissions if they differ from the indexed ones (its content is
     unchanged); True when something was updated."""
-    permissions = document.permissions
-    if permissions is None or index.catalog.permissions_of(document.id) == permissions:
+    if permissions is None or index.catalog.permissions_of(document_id) == permissions:
         return False
-    chunk_ids = [c.chunk_id for c in index.catalog.document_chunks(document.id)]
+    chunk_ids = [c.chunk_id for c in index.catalog.document_chunks(document_id)]
     # Vectors first: a crash in between leaves the old catalog rows, and the next sync retries.
     index.store.update_metadata(chunk_ids, [acl_metadata(permissions)] * len(chunk_ids))
-    index.catalog.set_permissions([(document.id, permissions)])
+    index.catalog.set_permissions([(document_id, permissions)])
     return True

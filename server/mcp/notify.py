@@ -8,9 +8,10 @@ streams fed by the SDK's subscription bus; the hub publishes the same events the
 
 Changes come from the syncing thread: they hop onto the event loop through an anyio portal
 and are delivered there, so indexing never waits for a slow client. A client only hears
-about sources it may see, in both eras: 2026-era listen streams are fed by one bus per
+about documents it may read, in both eras: 2026-era listen streams are fed by one bus per
 distinct access (a stream limited to one source never hears of another source's changes, not
-even that a list changed).
+even that a list changed), and a caller with per-document permissions hears of a document
+only when it may read it (of a deleted one, when it could read it before).
 """
 
 from __future__ import annotations
@@ -73,11 +74,22 @@ class SessionHub:
         self.bus = bus  # the server's own bus: carries no resource events, which are per access
         self._scoped: dict[Access, tuple[InMemorySubscriptionBus, ListenHandler]] = {}
         self._clients: dict[int, _Client] = {}
-        self._list_changed: set[str] = set()  # sources with list changes not yet announced
+        self._list_changed: list[IndexChange] = []  # changes to the document list not yet announced
         self._portal: BlockingPortal | None = None
 
     def _may_hear(self, access: Access, source: str) -> bool:
         return self.service.for_caller(access).may_see_source(source)
+
+    def audible(self, access: Access, change: IndexChange) -> tuple[list[str], bool]:
+        """What ``access`` may hear of ``change``: the uris of the changed documents it may read
+        (deleted ones it could read), and whether the list of documents it sees changed."""
+        caller = self.service.for_caller(access)
+        if not caller.may_see_source(change.source):
+            return [], False
+        added = [d for d in change.added if caller.may_read(d)]
+        updated = [d for d in change.updated if caller.may_read(d)]
+        gone = [d for d in change.deleted if caller.may_have_read(d, change.deleted_permissions.get(d))]
+        return [document_uri(*split_doc_id(d)) for d in [*added, *updated, *gone]], bool(added or gone)
 
     # --- connections --------------------------------------------------------------------
 
@@ -148,26 +160,35 @@ class SessionHub:
             log.debug("dropped a change notification: server stopping")
 
     async def _deliver_change(self, change: IndexChange) -> None:
-        uris = [document_uri(*split_doc_id(d)) for d in [*change.added, *change.updated, *change.deleted]]
-        await self._deliver_updated(change.source, uris)
+        # Each caller hears only of documents it may read: their uris, and a list change only
+        # when a document it may read appeared or went.
+        for client in list(self._clients.values()):
+            uris, _ = self.audible(client.access, change)
+            for uri in client.uris.intersection(uris):
+                with anyio.move_on_after(SEND_TIMEOUT):  # a stuck client must not hold up the others
+                    await client.connection.send_resource_updated(uri)
+        for access, (bus, _) in list(self._scoped.items()):
+            for uri in self.audible(access, change)[0]:
+                await bus.publish(ResourceUpdated(uri=uri))
         if not (change.added or change.deleted):
             return
         # A big sync commits many batches: their list changes go out together, a moment later.
         first = not self._list_changed
-        self._list_changed.add(change.source)
+        self._list_changed.append(change)
         if not first:
             return
         await anyio.sleep(LIST_CHANGED_DELAY)
-        sources, self._list_changed = self._list_changed, set()
+        changes, self._list_changed = self._list_changed, []
         for client in list(self._clients.values()):
-            if any(self._may_hear(client.access, source) for source in sources):
-                with anyio.move_on_after(SEND_TIMEOUT):  # a stuck client must not hold up the others
+            if any(self.audible(client.access, c)[1] for c in changes):
+                with anyio.move_on_after(SEND_TIMEOUT):
                     await client.connection.send_resource_list_changed()
         for access, (bus, _) in list(self._scoped.items()):
-            if any(self._may_hear(access, source) for source in sources):
+            if any(self.audible(access, c)[1] for c in changes):
                 await bus.publish(ResourcesListChanged())
 
     async def _deliver_updated(self, source: str, uris: list[str]) -> None:
+        """Tell who may see ``source`` that ``uris`` (its status resource) changed."""
         for client in list(self._clients.values()):
             if self._may_hear(client.access, source):
                 for uri in client.uris.intersection(uris):
