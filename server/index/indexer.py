@@ -452,4 +452,5 @@ def write_vector_metadata(write: DocumentWrite) -> dict[str, object]:
     """The vector metadata of each chunk of ``write``: its document's, with the detected language."""
     d = write.document
     metadata = {"language": write.language, **d.metadata} if write.language else d.metadata
-    return vector_metadata(d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, metadata, d.permissions)
+    principals, denied = (d.permissions.principals, d.permissions.denied) if d.permissions else (None, frozenset())
+    return vector_metadata(d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, metadata, principals, denied)

@@ -67,6 +67,6 @@ def refresh_permissions(index: KnowledgeIndex, document_id: str, permissions: Pe
         return False
     chunk_ids = [c.chunk_id for c in index.catalog.document_chunks(document_id)]
     # Vectors first: a crash in between leaves the old catalog rows, and the next sync retries.
-    index.store.update_metadata(chunk_ids, [acl_metadata(permissions)] * len(chunk_ids))
+    index.store.update_metadata(chunk_ids, [acl_metadata(permissions.principals, permissions.denied)] * len(chunk_ids))
     index.catalog.set_permissions([(document_id, permissions)])
     return True

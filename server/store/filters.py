@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orgkb.connectors.base import MetadataValue
-from orgkb.connectors.permissions import Permissions
 from orgkb.server.store.catalog import Catalog, readable_by
 
 METADATA_PREFIX = "m_"
@@ -129,15 +128,10 @@ def _principals_where(principals: frozenset[str]) -> dict[str, Any]:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def acl_metadata(permissions: Permissions | None) -> dict[str, Any]:
+def acl_metadata(principals: frozenset[str] | None, denied: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The vector metadata recording who may read a document and who is denied it; Chroma
     refuses empty lists, so an empty set stores None (which also removes the key on update)."""
-    if permissions is None:
-        return {ACL_KEY: None, DENIED_KEY: None}
-    return {
-        ACL_KEY: sorted(permissions.principals) if permissions.principals else None,
-        DENIED_KEY: sorted(permissions.denied) if permissions.denied else None,
-    }
+    return {ACL_KEY: sorted(principals) if principals else None, DENIED_KEY: sorted(denied) if denied else None}
 
 
 def vector_metadata(
@@ -146,11 +140,12 @@ def vector_metadata(
     file_type: str,
     modified: float | None,
     metadata: dict[str, MetadataValue],
-    permissions: Permissions | None = None,
+    principals: frozenset[str] | None = None,
+    denied: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The metadata stored with each vector: exactly what `SearchFilters.to_chroma` filters on."""
     out: dict[str, Any] = {"doc_id": doc_id, "source": source, "file_type": file_type}
-    out.update((key, value) for key, value in acl_metadata(permissions).items() if value is not None)
+    out.update((key, value) for key, value in acl_metadata(principals, denied).items() if value is not None)
     if modified is not None:
         out["modified"] = modified
     for key, value in metadata.items():
