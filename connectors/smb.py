@@ -130,6 +130,11 @@ class SmbTree:
             return Permissions.nobody(f"cannot read the NTFS permissions: {descriptor}")
         return ntfs_permissions(descriptor)
 
+    def descriptor_problem(self, path: str) -> str | None:
+        """Why the security descriptor of ``path`` (a file or folder) cannot be read; None when it can."""
+        descriptor = self._call(lambda: self._read_descriptor(path), f"the permissions of '{path or '/'}'")
+        return descriptor if isinstance(descriptor, str) else None
+
     def _descriptor_stamp(self, path: str) -> str:
         """A short hash of the file's security descriptor, for its version stamp."""
         descriptor = self._read_descriptor(path)
@@ -311,6 +316,14 @@ class SmbConnector(BaseConnector):
 
     def check(self) -> list[str]:
         self.tree.verify()
+        if not self.config.ntfs_permissions or self.config.allow is not None:
+            return []
+        # The folder's own descriptor stands in for its files': an account without READ_CONTROL
+        # usually lacks it everywhere, and then every file is for administrators only.
+        problem = self.tree.descriptor_problem("")
+        if problem is not None:
+            where = f"folder '{self.config.path}'" if self.config.path else f"share '{self.config.share}'"
+            return [f"cannot read the NTFS permissions of {where}: {problem}; files it cannot read them for are shown to orgkb's administrators only"]
         return []
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from orgkb.connectors.ntfs_permissions import ntfs_permissions, parse_security_descriptor
+from orgkb.connectors.registry import open_connector
+from orgkb.connectors.smb import SmbConfig
 from orgkb.server.app.access import Access
 from orgkb.server.app.principal import Principal
 from orgkb.server.config.identity import LdapConfig
@@ -170,6 +172,15 @@ def test_a_descriptor_the_account_cannot_read_is_for_administrators_only(
     domain.set_acl(f"{folder}/open.md", "Everyone:ALLOWED/0x0/READ")
     monkeypatch.setenv("ORGKB_TEST_INDEXER_PASSWORD", domain.users["indexer"])
     source = {**_source(folder), "username": "indexer", "password_env": "ORGKB_TEST_INDEXER_PASSWORD"}
+    with open_connector(SmbConfig.model_validate(source)) as connector:
+        assert connector.check() == []  # the folder's own permissions are readable
+    domain.set_acl(folder, "ORGKB\\indexer:ALLOWED/0x0/0x001000A9")  # list and traverse, no READ_CONTROL
+    with open_connector(SmbConfig.model_validate(source)) as connector:
+        warnings = connector.check()
+    assert warnings == [
+        f"cannot read the NTFS permissions of folder '{folder}': access denied to ORGKB\\indexer (it needs READ_CONTROL); "
+        "files it cannot read them for are shown to orgkb's administrators only"
+    ]
     index = make_index([source], embedder=HashingEmbedder(), identity={"directory": "ldap", "ldap": _ldap(domain)})
     summary = Indexer(index).run()
     assert summary.total("failed") == 0 and summary.total("added") == 2, summary
