@@ -10,8 +10,9 @@ When a token carries no groups claim and ``[identity] lookup_when_token_has_no_g
 the user's groups come from the `[identity]` directory (LDAP / Active Directory, or the system's
 user database; the LDAP directory caches answers for ``cache_seconds``). A user the directory does
 not know has no groups (sees what ``user:<name>`` and ``*`` may). A directory that cannot answer
-fails the request with 503 and a one-line reason, never a caller with silently missing groups:
-an empty result would read as "no such document" to a person who should see it.
+fails the request with 503 and one line (the reason goes to the server log), never a caller with
+silently missing groups: an empty result would read as "no such document" to a person who
+should see it.
 
 Clients discover the provider from this server's protected resource metadata (RFC 9728), which
 every 401 points to in ``WWW-Authenticate``. The SDK supplies the metadata model, its route and
@@ -252,8 +253,12 @@ class OAuthGate:
             log.info("token user %r is not in the %s directory: no groups (%s)", user, self.directory.name, exc)
             return frozenset()
         except DirectoryError as exc:
+            # The reason (server address, bind account) is for the log, not for every caller.
             log.error("cannot look up the groups of %r: %s", user, exc)
-            raise DirectoryUnavailable(f"cannot look up your groups in the {self.directory.name} directory: {exc}") from None
+            raise DirectoryUnavailable(
+                f"cannot look up your groups: the {self.directory.name} directory does not answer; "
+                "try again later (the server log says why)"
+            ) from None
 
     async def authenticate(self, header: str | None) -> tuple[Access | None, AuthenticatedUser | None, str | None]:
         """(access, SDK user, None) for a valid token; (None, None, reason) for an invalid one;
