@@ -3,6 +3,8 @@
 A principal name is ``user:<name>``, ``group:<name>`` or ``*`` (everyone who may see the
 source). A document's `Permissions` lists the principals allowed to read it; an empty list
 means nobody but administrators (for example when the source's permissions could not be read).
+It may also list principals denied it (an NTFS deny entry): a deny always wins over an allow,
+whatever the order of the entries, so a caller with any denied name never sees the document.
 Connectors fill `Document.permissions`; a document without them is readable by everyone who
 may see its source, which is how sources without permission capture behave.
 """
@@ -34,7 +36,12 @@ class Permissions(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     principals: frozenset[str] = Field(default=frozenset(), description='"user:x", "group:y" or "*".')
+    denied: frozenset[str] = Field(default=frozenset(), description="Principals refused, whatever else allows them.")
     rule: str = Field(default="", description='Where the permissions came from, e.g. "posix mode 0640 owner alice group hr".')
+
+    def allows(self, names: frozenset[str]) -> bool:
+        """True when a caller with these principal names may read: one is allowed, none denied."""
+        return not self.principals.isdisjoint(names) and self.denied.isdisjoint(names)
 
     @classmethod
     def everyone(cls, rule: str = "no permissions at the source") -> Permissions:

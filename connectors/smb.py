@@ -5,6 +5,14 @@
 modification time and size, parsing), so a share is indexed exactly like a local folder.
 Documents are cited as ``smb://server[:port]/share/path/file``.
 
+Each file's NTFS security descriptor (owner and DACL) is read with the listing and becomes its
+`Permissions` (`orgkb.connectors.ntfs_permissions`; SIDs are named by the server's directory).
+Samba and Windows keep a file's change time when only its ACL changes, so the version stamp
+carries a hash of the descriptor: an ACL change reaches the index on the next sync, read again
+but not embedded again. That is one extra (compounded) request per file and sync;
+``ntfs_permissions = false`` turns it off, and every file is then readable by everyone who may
+see the source. A descriptor that cannot be read makes the file readable by administrators only.
+
 Errors are sorted by what they mean for the index: a server that cannot be reached, a wrong
 password or a missing share stop the sync with `ConnectorError` (nothing is deleted); a folder
 that cannot be listed becomes a folder failure (its documents are kept); a file that cannot be
@@ -14,6 +22,7 @@ read is a document failure (its last indexed version is kept).
 from __future__ import annotations
 
 import errno
+import hashlib
 import logging
 import random
 import time
@@ -26,6 +35,8 @@ from pydantic import Field, field_validator
 from orgkb.connectors.base import BaseConnector, ConnectorType, ConnectorError, CredentialsError, Document, DocumentRef, Failure
 from orgkb.connectors.filetree import FileEntry, FileFilterConfig, TreeScanner
 from orgkb.connectors.http import secret_from_env
+from orgkb.connectors.ntfs_permissions import ntfs_permissions
+from orgkb.connectors.permissions import Permissions
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,9 @@ class SmbConfig(FileFilterConfig):
     domain: str | None = Field(default=None, description="Windows domain of the account, if any.")
     connect_timeout: float = Field(default=15.0, gt=0, description="Seconds to wait for the server to answer.")
     connect_retries: int = Field(default=2, ge=0, le=10, description="Retries when connecting fails.")
+    ntfs_permissions: bool = Field(
+        default=True, description="Mirror each file's NTFS ACL (read with the listing); false: readable by all who see the source."
+    )
 
     @field_validator("share", "path")
     @classmethod
@@ -68,6 +82,8 @@ class SmbTree:
         self._password = password
         self._username = f"{config.domain}\\{config.username}" if config.domain else config.username
         self._connections: dict[str, Any] = {}
+        # Security descriptors read with the last listing, by path: loading needs them again.
+        self._descriptors: dict[str, bytes | str] = {}
 
     # --- FileTree -----------------------------------------------------------------------
 
@@ -88,7 +104,10 @@ class SmbTree:
                     if item.is_dir():
                         entries.append(FileEntry(path=rel, is_dir=True))
                     else:
-                        entries.append(FileEntry(path=rel, is_dir=False, size=info.end_of_file, mtime=info.last_write_time.timestamp()))
+                        stamp = self._descriptor_stamp(rel) if self.config.ntfs_permissions else None
+                        entries.append(
+                            FileEntry(path=rel, is_dir=False, size=info.end_of_file, mtime=info.last_write_time.timestamp(), stamp=stamp)
+                        )
             return entries
 
         return self._call(listing, f"folder '{path or '/'}'")
@@ -101,6 +120,67 @@ class SmbTree:
                 return bytes(handle.read())
 
         return self._call(read_file, f"file '{path}'")
+
+    def permissions(self, path: str) -> Permissions:
+        """Who may read the file: its NTFS DACL (as read with the listing, else read now)."""
+        descriptor = self._descriptors.pop(path, None)
+        if descriptor is None:
+            descriptor = self._call(lambda: self._read_descriptor(path), f"the permissions of '{path}'")
+        if isinstance(descriptor, str):
+            return Permissions.nobody(f"cannot read the NTFS permissions: {descriptor}")
+        return ntfs_permissions(descriptor)
+
+    def descriptor_problem(self, path: str) -> str | None:
+        """Why the security descriptor of ``path`` (a file or folder) cannot be read; None when it can."""
+        descriptor = self._call(lambda: self._read_descriptor(path), f"the permissions of '{path or '/'}'")
+        return descriptor if isinstance(descriptor, str) else None
+
+    def _descriptor_stamp(self, path: str) -> str:
+        """A short hash of the file's security descriptor, for its version stamp."""
+        descriptor = self._read_descriptor(path)
+        self._descriptors[path] = descriptor
+        if isinstance(descriptor, str):
+            return "sd-unreadable"
+        return "sd" + hashlib.sha256(descriptor).hexdigest()[:16]
+
+    def _read_descriptor(self, path: str) -> bytes | str:
+        """The file's security descriptor (owner, group, DACL), or why it cannot be read.
+
+        Opened with READ_CONTROL only, queried and closed in one compounded request. A lost
+        connection propagates (the listing retries); a refusal for this file is its reason."""
+        from smbclient._io import SMBFileTransaction, SMBRawIO
+        from smbprotocol.file_info import InfoType
+        from smbprotocol.open import InfoAdditionalInformation, SMB2QueryInfoRequest, SMB2QueryInfoResponse
+        from smbprotocol.security_descriptor import AccessMask
+
+        raw = SMBRawIO(self._unc(path), mode="rb", share_access="rwd", desired_access=AccessMask.READ_CONTROL, **self._session_arguments())
+        request = SMB2QueryInfoRequest()
+        request["info_type"] = InfoType.SMB2_0_INFO_SECURITY
+        request["output_buffer_length"] = 64 * 1024
+        request["additional_information"] = (
+            InfoAdditionalInformation.OWNER_SECURTIY_INFORMATION
+            | InfoAdditionalInformation.GROUP_SECURITY_INFORMATION
+            | InfoAdditionalInformation.DACL_SECURITY_INFORMATION
+        )
+        request["file_id"] = raw.fd.file_id
+
+        def receive(sent: Any) -> bytes:
+            response = raw.fd.connection.receive(sent)
+            answer = SMB2QueryInfoResponse()
+            answer.unpack(response["data"].get_value())
+            return bytes(answer["buffer"].get_value())
+
+        try:
+            with SMBFileTransaction(raw) as transaction:
+                transaction += (request, receive)
+        except OSError as exc:
+            status = _status_of(exc)
+            if status is None or status in _RECONNECT:
+                raise
+            if status == _ACCESS_DENIED:
+                return f"access denied to {self._username} (it needs READ_CONTROL)"
+            return _reason(exc)
+        return transaction.results[0]
 
     def uri(self, path: str) -> str:
         host = self.config.server if self.config.port == 445 else f"{self.config.server}:{self.config.port}"
@@ -236,6 +316,14 @@ class SmbConnector(BaseConnector):
 
     def check(self) -> list[str]:
         self.tree.verify()
+        if not self.config.ntfs_permissions or self.config.allow is not None:
+            return []
+        # The folder's own descriptor stands in for its files': an account without READ_CONTROL
+        # usually lacks it everywhere, and then every file is for administrators only.
+        problem = self.tree.descriptor_problem("")
+        if problem is not None:
+            where = f"folder '{self.config.path}'" if self.config.path else f"share '{self.config.share}'"
+            return [f"cannot read the NTFS permissions of {where}: {problem}; files it cannot read them for are shown to orgkb's administrators only"]
         return []
 
     def list_documents(self) -> Iterator[DocumentRef | Failure]:
@@ -243,7 +331,10 @@ class SmbConnector(BaseConnector):
         yield from self.scanner.walk()
 
     def load(self, ref: DocumentRef) -> Document:
-        return self.scanner.load(ref)
+        document = self.scanner.load(ref)
+        if not self.config.ntfs_permissions:
+            return document
+        return document.model_copy(update={"permissions": self.tree.permissions(self.scanner.path_of(ref.key))})
 
     def close(self) -> None:
         """Log off the share (loading documents after the listing reconnects on demand)."""

@@ -11,6 +11,10 @@ while read -r probe package; do
   [ -e "$probe" ] || need+=("$package")
 done <<'LIST'
 /usr/sbin/smbd samba
+/usr/sbin/samba samba-ad-dc
+/usr/share/samba/setup/provision.ldif samba-ad-provision
+/usr/bin/ldbsearch ldb-tools
+/usr/bin/smbcacls smbclient
 /usr/bin/php php-cli
 /etc/php/8.2/mods-available/pdo_sqlite.ini php-sqlite3
 /etc/php/8.2/mods-available/intl.ini php-intl

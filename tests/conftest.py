@@ -135,6 +135,36 @@ def samba() -> Iterator[Any]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def samba_domain() -> Iterator[Any]:
+    """A real Samba Active Directory domain controller (``ORGKB.TEST``) on 127.0.0.1, provisioned
+    and started once per session (see tests/samba_ad.py for its users, groups and share).
+
+    Skips with the reason when ``samba-tool`` and the other Samba AD programs are missing
+    (scripts/install-test-services.sh installs them), fails when they exist but cannot run.
+    """
+    import shutil
+    import tempfile
+
+    from tests.samba_ad import SambaDomain, unavailable_reason
+
+    if not Path("/usr/bin/samba-tool").exists():
+        pytest.skip("samba-tool is not installed (scripts/install-test-services.sh installs samba-ad-dc)")
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.fail(reason)
+    root = Path(tempfile.mkdtemp(prefix="orgkb-ad-"))
+    root.chmod(0o755)  # smbd opens the share's files as the (non-root) user who logged in
+    domain = SambaDomain(root)
+    try:
+        domain.provision()
+        domain.start()
+        yield domain
+    finally:
+        domain.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
 def confluence_server() -> Iterator[Any]:
     """A local server answering like Confluence Cloud's REST API (documented shapes; see tests/fake_confluence.py)."""

@@ -105,9 +105,11 @@ valid users = {self.user}2
     def start(self) -> None:
         log = open(self.root / "log" / "smbd.out", "ab")  # noqa: SIM115 - smbd writes to it while it runs
         # In the foreground smbd exits when its stdin reaches end of file: hold a pipe open.
+        # No winbind lookups: a test domain controller's winbindd (tests/samba_ad.py) listens at the
+        # default socket and would answer for this server's local users, failing their logins.
         self.process = subprocess.Popen(
             [SMBD, "--foreground", "--debug-stdout", "-s", str(self.conf)],
-            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "_NO_WINBINDD": "1"},
         )
         log.close()
         deadline = time.monotonic() + 30

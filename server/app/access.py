@@ -43,13 +43,15 @@ class Access(BaseModel):
     def allows(self, permissions: Permissions | Iterable[str] | None) -> bool:
         """True when a document with these permissions (its allowed principal names) may be
         shown. Checked after `can_see` of its source. No permissions recorded means nobody but
-        administrators (fail closed); a caller without a principal is limited by source only."""
+        administrators (fail closed); a denied name wins over an allowed one; a caller without
+        a principal is limited by source only."""
         if self.principal is None or self.principal.admin:
             return True
         if permissions is None:
             return False
-        allowed = permissions.principals if isinstance(permissions, Permissions) else frozenset(permissions)
-        return not allowed.isdisjoint(self.principal.names)
+        if not isinstance(permissions, Permissions):
+            permissions = Permissions(principals=frozenset(permissions))
+        return permissions.allows(self.principal.names)
 
     def granting(self, permissions: Permissions | None) -> frozenset[str]:
         """Which of this caller's principal names ``permissions`` allow (for `orgkb access`)."""

@@ -1,4 +1,5 @@
-"""The `Directory` protocol (a user's groups) and the system user database that implements it."""
+"""The `Directory` protocol (a user's groups), `SidNames` (names of Windows SIDs), the system user
+database, and `open_directory` for the one `[identity]` names (LDAP: `orgkb.server.identity.ldap`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,20 @@ from orgkb.server.errors import OrgkbError
 
 class DirectoryError(OrgkbError):
     """The directory could not answer (down, wrong credentials, unknown user): said in one line."""
+
+
+class UnknownUser(DirectoryError):
+    """The directory answered: it has no such user (so no groups), as opposed to failing."""
+
+
+@runtime_checkable
+class SidNames(Protocol):
+    """A directory that also names Windows SIDs (Active Directory)."""
+
+    def name_of_sid(self, sid: str) -> str | None:
+        """``user:<name>`` / ``group:<name>`` for ``sid``; None when no object has it;
+        `DirectoryError` when the directory cannot answer."""
+        ...
 
 
 @runtime_checkable
@@ -36,7 +51,7 @@ class SystemDirectory:
         try:
             entry = pwd.getpwnam(user)
         except KeyError:
-            raise DirectoryError(f"no user {user!r} in this machine's user database") from None
+            raise UnknownUser(f"no user {user!r} in this machine's user database") from None
         names = set()
         for gid in os.getgrouplist(user, entry.pw_gid):
             try:
@@ -50,4 +65,9 @@ def open_directory(config: IdentityConfig) -> Directory | None:
     """The directory ``[identity] directory`` names; None for ``"none"``."""
     if config.directory == "system":
         return SystemDirectory()
+    if config.directory == "ldap":
+        assert config.ldap is not None  # IdentityConfig checks it
+        from orgkb.server.identity.ldap import LdapDirectory
+
+        return LdapDirectory(config.ldap)
     return None

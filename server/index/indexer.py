@@ -34,6 +34,7 @@ from orgkb.connectors.limits import DEFAULT_LIMITS, DocumentLimits, check_chunk_
 from orgkb.server.store.catalog import DocumentWrite, file_type_of
 from orgkb.server.index.chunking import chunk_document
 from orgkb.server.errors import OrgkbError
+from orgkb.server.identity.directory import SidNames, open_directory
 from orgkb.server.store.filters import vector_metadata
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.permissions import effective_permissions, refresh_permissions
@@ -142,6 +143,16 @@ class Indexer:
         self.index = index
         self.progress: Progress = progress or _NoProgress()
         self.on_change = on_change
+        self._sid_names: SidNames | None | bool = False  # opened on first use (False: not yet)
+
+    @property
+    def sid_names(self) -> SidNames | None:
+        """The `[identity]` directory when it names Windows SIDs (NTFS ACLs of SMB shares); an
+        LDAP directory connects only when a document's permissions name a SID."""
+        if self._sid_names is False:
+            directory = open_directory(self.index.config.identity)
+            self._sid_names = directory if isinstance(directory, SidNames) else None
+        return self._sid_names  # type: ignore[return-value]
 
     def run(self, source_names: Iterable[str] | None = None, *, full: bool = False) -> IndexSummary:
         """Sync the named sources (all configured ones by default) and return what happened."""
@@ -287,7 +298,7 @@ class Indexer:
         if unchanged_version and self.index.catalog.permissions_of(doc_id(name, ref.key)) is not None:
             if ref.permissions is not None:
                 # Changed at the source without a new version (an ACL edit): recorded, nothing loaded.
-                refresh_permissions(self.index, doc_id(name, ref.key), effective_permissions(ref.permissions, connector.config))
+                refresh_permissions(self.index, doc_id(name, ref.key), effective_permissions(ref.permissions, connector.config, self.sid_names))
             batch.summary.unchanged += 1
             self.progress.advance(name, 1, ref.key)
             return
@@ -305,7 +316,8 @@ class Indexer:
             return
         if document.version is None:
             document = document.model_copy(update={"version": ref.version})
-        document = document.model_copy(update={"permissions": effective_permissions(document.permissions, connector.config)})
+        permissions = effective_permissions(document.permissions, connector.config, self.sid_names)
+        document = document.model_copy(update={"permissions": permissions})
         if connector.config.language and "language" not in document.metadata:
             # Declared in the config: part of the document, so changing it re-indexes the source.
             document = document.model_copy(update={"metadata": {**document.metadata, "language": connector.config.language}})
@@ -440,5 +452,5 @@ def write_vector_metadata(write: DocumentWrite) -> dict[str, object]:
     """The vector metadata of each chunk of ``write``: its document's, with the detected language."""
     d = write.document
     metadata = {"language": write.language, **d.metadata} if write.language else d.metadata
-    principals = d.permissions.principals if d.permissions else None
-    return vector_metadata(d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, metadata, principals)
+    principals, denied = (d.permissions.principals, d.permissions.denied) if d.permissions else (None, frozenset())
+    return vector_metadata(d.id, d.source, file_type_of(d), d.modified.timestamp() if d.modified else None, metadata, principals, denied)

@@ -88,13 +88,12 @@ def _embed_again(index: KnowledgeIndex, chunk_ids: list[str]) -> int:
             for c, _ in pairs
         ]
         permissions = {doc: catalog.permissions_of(doc) for doc in documents}
-        metadatas = [
-            vector_metadata(
-                c.doc_id, c.source, d.file_type, d.modified, d.metadata,
-                permissions[c.doc_id].principals if permissions[c.doc_id] else None,
-            )
-            for c, d in pairs
-        ]
+        metadatas = []
+        for c, d in pairs:
+            p = permissions[c.doc_id]
+            metadatas.append(vector_metadata(
+                c.doc_id, c.source, d.file_type, d.modified, d.metadata, p.principals if p else None, p.denied if p else frozenset()
+            ))
         index.store.upsert([c.chunk_id for c, _ in pairs], index.embedder.embed_documents(texts), metadatas)
         written += len(pairs)
     return written

@@ -6,6 +6,14 @@ found through its discovery document, cached, fetched again for an unknown key i
 allowed algorithm, the configured issuer, this server as audience, and a valid ``exp``/``nbf``.
 Its claims name the user and groups, which become the caller's `Principal`.
 
+When a token carries no groups claim and ``[identity] lookup_when_token_has_no_groups`` is on,
+the user's groups come from the `[identity]` directory (LDAP / Active Directory, or the system's
+user database; the LDAP directory caches answers for ``cache_seconds``). A user the directory does
+not know has no groups (sees what ``user:<name>`` and ``*`` may). A directory that cannot answer
+fails the request with 503 and one line (the reason goes to the server log), never a caller with
+silently missing groups: an empty result would read as "no such document" to a person who
+should see it.
+
 Clients discover the provider from this server's protected resource metadata (RFC 9728), which
 every 401 points to in ``WWW-Authenticate``. The SDK supplies the metadata model, its route and
 the `TokenVerifier` protocol; validation is PyJWT's.
@@ -31,6 +39,7 @@ from starlette.types import Receive, Scope, Send
 from orgkb.server.app.access import Access
 from orgkb.server.app.principal import Principal
 from orgkb.server.config import AuthConfig
+from orgkb.server.identity.directory import Directory, DirectoryError, UnknownUser
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +156,14 @@ class OidcTokenVerifier:
             raise InvalidToken(f"token lacks scope(s): {', '.join(missing)}")
         return claims
 
-    def principal(self, claims: dict[str, Any]) -> Principal:
-        """The caller the claims describe: user and groups from the configured claims."""
+    def principal(self, claims: dict[str, Any], groups: frozenset[str] | None = None) -> Principal:
+        """The caller the claims describe: user and groups from the configured claims (or
+        ``groups``, looked up elsewhere, when given)."""
         user = claims.get(self.config.user_claim)
         if not isinstance(user, str) or not user:
             raise InvalidToken(f"token has no {self.config.user_claim!r} claim naming the user")
+        if groups is not None:
+            return Principal(user=user, groups=groups, admin=not groups.isdisjoint(self.config.admin_groups))
         raw_groups = claims.get(self.config.groups_claim, [])
         groups = [raw_groups] if isinstance(raw_groups, str) else raw_groups
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
@@ -214,22 +226,50 @@ class ProtectedResource:
         return ("Bearer " + ", ".join(parts)).encode()
 
 
+class DirectoryUnavailable(Exception):
+    """A token's user has no groups claim and the directory that would name them cannot answer."""
+
+
 class OAuthGate:
     """What the HTTP request guard asks about bearer tokens that are not static tokens."""
 
-    def __init__(self, config: AuthConfig, name: str, verifier: OidcTokenVerifier | None = None) -> None:
+    def __init__(
+        self, config: AuthConfig, name: str, verifier: OidcTokenVerifier | None = None, directory: Directory | None = None
+    ) -> None:
         self.verifier = verifier or OidcTokenVerifier(config)
         self.resource = ProtectedResource(config, name)
+        self.directory = directory  # asked for the groups of tokens that carry none
+
+    async def _looked_up_groups(self, claims: dict[str, Any]) -> frozenset[str] | None:
+        """The user's groups from the directory when the token has no groups claim; None when
+        the token's own claim (or nothing) decides. `DirectoryUnavailable` when it cannot answer."""
+        user = claims.get(self.verifier.config.user_claim)
+        if self.directory is None or self.verifier.config.groups_claim in claims or not isinstance(user, str) or not user:
+            return None
+        try:
+            # LDAP calls block: off the event loop.
+            return await anyio.to_thread.run_sync(self.directory.groups_of, user)
+        except UnknownUser as exc:
+            log.info("token user %r is not in the %s directory: no groups (%s)", user, self.directory.name, exc)
+            return frozenset()
+        except DirectoryError as exc:
+            # The reason (server address, bind account) is for the log, not for every caller.
+            log.error("cannot look up the groups of %r: %s", user, exc)
+            raise DirectoryUnavailable(
+                f"cannot look up your groups: the {self.directory.name} directory does not answer; "
+                "try again later (the server log says why)"
+            ) from None
 
     async def authenticate(self, header: str | None) -> tuple[Access | None, AuthenticatedUser | None, str | None]:
         """(access, SDK user, None) for a valid token; (None, None, reason) for an invalid one;
-        (None, None, None) when no bearer token was given at all."""
+        (None, None, None) when no bearer token was given at all. `DirectoryUnavailable` when
+        the token's groups must come from a directory that cannot answer."""
         scheme, _, token = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None, None, None
         try:
             claims = await self.verifier.claims(token.strip())
-            principal = self.verifier.principal(claims)
+            principal = self.verifier.principal(claims, await self._looked_up_groups(claims))
         except InvalidToken as exc:
             return None, None, str(exc)
         access = Access(name=f"oidc:{principal.user}", principal=principal)

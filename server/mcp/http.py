@@ -5,7 +5,9 @@ or it refuses to start. Once a token exists, every request must carry
 ``Authorization: Bearer <token>`` (compared in constant time); a request without a valid one
 gets a bare 401 before anything else runs. Browsers' ``Origin`` headers must be in
 ``allowed_origins`` (DNS-rebinding protection); ``Host`` is checked on loopback binds. Tokens
-come from environment variables only, and only their names ever appear in logs.
+come from environment variables only, and only their names ever appear in logs. An OpenID
+Connect token whose groups must come from the `[identity]` directory while it cannot answer
+gets 503 with the reason in one line (see `orgkb.server.mcp.auth`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from orgkb.server.app.access import ACCESS_SCOPE_KEY, FULL_ACCESS, Access
 from orgkb.server.app.principal import Principal
 from orgkb.server.config import HttpConfig, OrgkbConfig
 from orgkb.server.errors import ConfigError
-from orgkb.server.mcp.auth import OAuthGate
+from orgkb.server.identity.directory import open_directory
+from orgkb.server.mcp.auth import DirectoryUnavailable, OAuthGate
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,11 @@ class RequestGuard:
         access = self.authenticate(headers.get("authorization"))
         user, problem = None, None
         if access is None and self.oauth is not None:
-            access, user, problem = await self.oauth.authenticate(headers.get("authorization"))
+            try:
+                access, user, problem = await self.oauth.authenticate(headers.get("authorization"))
+            except DirectoryUnavailable as exc:
+                await _respond(send, 503, f"{exc}\n".encode(), [(b"retry-after", b"30")])
+                return
         if access is None:
             challenge = self.oauth.resource.challenge(problem) if self.oauth else b'Bearer realm="orgkb"'
             await _respond(send, 401, b"", [(b"www-authenticate", challenge)])
@@ -184,7 +191,10 @@ def build_http_app(mcp_server: Any, config: OrgkbConfig, host: str, tokens: list
     allowed_hosts = http.allowed_hosts
     if allowed_hosts is None and is_loopback(host):
         allowed_hosts = LOOPBACK_HOSTS
-    oauth = OAuthGate(config.server.auth, config.server.name) if config.server.auth.enabled else None
+    oauth = None
+    if config.server.auth.enabled:
+        lookup = config.identity.lookup_when_token_has_no_groups
+        oauth = OAuthGate(config.server.auth, config.server.name, directory=open_directory(config.identity) if lookup else None)
     return RequestGuard(app, tokens, http.allowed_origins, allowed_hosts, oauth)
 
 

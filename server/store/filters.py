@@ -14,11 +14,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orgkb.connectors.base import MetadataValue
-from orgkb.server.store.catalog import Catalog
+from orgkb.server.store.catalog import Catalog, readable_by
 
 METADATA_PREFIX = "m_"
 # The vector metadata key listing who may read a chunk's document (a Chroma array metadata value).
 ACL_KEY = "acl"
+# ... and who is refused it whatever else allows them (NTFS deny entries).
+DENIED_KEY = "acl_denied"
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -110,25 +112,26 @@ class SearchFilters(BaseModel):
             conditions.append("d.key >= ? AND d.key < ?")
             params.extend([self.path_prefix, self.path_prefix + "\U0010ffff"])
         if self.principals is not None:
-            names = sorted(self.principals)
-            conditions.append(
-                f"EXISTS (SELECT 1 FROM document_access a WHERE a.doc_id = d.doc_id AND a.principal IN ({','.join('?' * len(names))}))"
-            )
-            params.extend(names)
+            condition, values = readable_by(self.principals, "d.doc_id")
+            conditions.append(condition)
+            params.extend(values)
         return (" AND ".join(conditions) or "1=1"), params
 
 
 def _principals_where(principals: frozenset[str]) -> dict[str, Any]:
-    """Chunks whose document any of ``principals`` may read (none: matches nothing)."""
+    """Chunks whose document any of ``principals`` may read and none is denied (no principals:
+    matches nothing). A chunk without the denied key denies nobody (``$not_contains`` matches it)."""
     names = sorted(principals) or [""]
-    clauses: list[dict[str, Any]] = [{ACL_KEY: {"$contains": name}} for name in names]
-    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+    allowed: list[dict[str, Any]] = [{ACL_KEY: {"$contains": name}} for name in names]
+    clauses = [allowed[0] if len(allowed) == 1 else {"$or": allowed}]
+    clauses += [{DENIED_KEY: {"$not_contains": name}} for name in names if name]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def acl_metadata(principals: frozenset[str] | None) -> dict[str, Any]:
-    """The vector metadata recording who may read a document; Chroma refuses empty lists, so a
-    document for administrators only stores None (which also removes the key on update)."""
-    return {ACL_KEY: sorted(principals) if principals else None}
+def acl_metadata(principals: frozenset[str] | None, denied: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The vector metadata recording who may read a document and who is denied it; Chroma
+    refuses empty lists, so an empty set stores None (which also removes the key on update)."""
+    return {ACL_KEY: sorted(principals) if principals else None, DENIED_KEY: sorted(denied) if denied else None}
 
 
 def vector_metadata(
@@ -138,11 +141,11 @@ def vector_metadata(
     modified: float | None,
     metadata: dict[str, MetadataValue],
     principals: frozenset[str] | None = None,
+    denied: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The metadata stored with each vector: exactly what `SearchFilters.to_chroma` filters on."""
     out: dict[str, Any] = {"doc_id": doc_id, "source": source, "file_type": file_type}
-    if principals:
-        out[ACL_KEY] = sorted(principals)
+    out.update((key, value) for key, value in acl_metadata(principals, denied).items() if value is not None)
     if modified is not None:
         out["modified"] = modified
     for key, value in metadata.items():

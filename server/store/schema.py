@@ -96,6 +96,12 @@ CREATE TABLE IF NOT EXISTS document_access (
     PRIMARY KEY (doc_id, principal)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS document_access_principal ON document_access(principal, doc_id);
+-- Principals refused a document whatever else allows them (NTFS deny entries): deny wins.
+CREATE TABLE IF NOT EXISTS document_denied (
+    doc_id TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    PRIMARY KEY (doc_id, principal)
+) WITHOUT ROWID;
 """
 
 # Indexes on columns an older schema lacks: created once the migration has added them.
