@@ -179,6 +179,15 @@ def test_notifications_name_only_documents_the_caller_may_read(tree: Path, make_
     limited = Access(name="elsewhere", sources=frozenset({"other"}))
     assert hub.audible(limited, added) == ([], False)
 
+    # A permission change alone (chgrp): the document appears for finance and goes for engineering.
+    shutil.chown(tree / "roadmap.md", group="orgkbtfin")
+    summary = Indexer(index, on_change=changes.append).run()
+    regranted = changes[-1]
+    assert summary.total("chunks_embedded") == 0 and list(regranted.regranted) == ["share:roadmap.md"]
+    assert (names(hub.audible(CAROL, regranted)[0]), hub.audible(CAROL, regranted)[1]) == ({"roadmap.md"}, True)
+    assert hub.audible(DAVE, regranted) == ([], True)  # engineering lost it: its list changed, nothing to read
+    assert hub.audible(BOB, regranted)[1] is False  # the owner reads it before and after
+
 
 def test_the_catalog_has_the_last_word_over_stale_vector_permissions(tree: Path, make_index: IndexFactory) -> None:
     """Vectors whose permission metadata disagrees with the catalog (a crash between the two

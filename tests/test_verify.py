@@ -127,6 +127,13 @@ def mislabel_vector(index: KnowledgeIndex) -> tuple[str, list[str]]:
     return "vector_metadata", [cid]
 
 
+def widen_vector_readers(index: KnowledgeIndex) -> tuple[str, list[str]]:
+    """Vectors whose readers a crash between the two permission writes left wider than the catalog's."""
+    cids = [c.chunk_id for c in index.catalog.document_chunks("handbook:expenses.md")]
+    index.store.collection.update(ids=cids, metadatas=[{"acl": ["user:mallory"], "acl_denied": ["*"]}] * len(cids))
+    return "vector_permissions", cids
+
+
 def orphan_chunk_row(index: KnowledgeIndex) -> tuple[str, list[str]]:
     """A chunk whose document row is gone (its other rows are left as they were)."""
     _, cid, doc = _chunk(index, "canteen.txt")
@@ -138,7 +145,7 @@ def orphan_chunk_row(index: KnowledgeIndex) -> tuple[str, list[str]]:
 CORRUPTIONS: list[Callable[[KnowledgeIndex], tuple[str, list[str]]]] = [
     delete_vector, add_orphan_vector, delete_chunk_fts_row, change_chunk_fts_text, add_orphan_chunk_fts_row,
     delete_document_fts_row, add_orphan_document_fts_row, break_chunk_count, duplicate_chunk, mislabel_vector,
-    orphan_chunk_row,
+    widen_vector_readers, orphan_chunk_row,
 ]
 
 
@@ -167,6 +174,12 @@ def test_each_corruption_is_reported_as_exactly_that_and_repaired(
     summary = Indexer(index).run()
     assert summary.ok and summary.total("updated") == 0
     assert run_verify(index).consistent
+    if kind == "vector_permissions":  # metadata only: the vectors were not embedded again
+        assert repaired.repaired == [f"gave {len(items)} vectors their document's permissions (nothing re-embedded)"]
+        got = index.store.collection.get(ids=items, include=["metadatas"])["metadatas"]
+        recorded = index.catalog.permissions_of("handbook:expenses.md")
+        assert recorded is not None and "user:mallory" not in recorded.principals
+        assert all(m.get("acl") == sorted(recorded.principals) and m.get("acl_denied") is None for m in got), got
 
 
 def test_duplicate_repair_keeps_the_chunk_of_the_current_content(index: KnowledgeIndex) -> None:

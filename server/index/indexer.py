@@ -37,7 +37,7 @@ from orgkb.server.errors import OrgkbError
 from orgkb.server.identity.directory import SidNames, open_directory
 from orgkb.server.store.filters import vector_metadata
 from orgkb.server.index.knowledge import KnowledgeIndex
-from orgkb.server.index.permissions import effective_permissions, refresh_permissions
+from orgkb.server.index.permissions import Regrant, effective_permissions, refresh_permissions
 from orgkb.server.store.seen_keys import SeenKeys
 from orgkb.server.language.detection import document_languages
 from orgkb.server.index.writer_lock import exclusive_writer
@@ -124,6 +124,9 @@ class IndexChange(BaseModel):
     deleted: list[str] = Field(default_factory=list)
     deleted_permissions: dict[str, Permissions | None] = Field(
         default_factory=dict, description="Who could read each deleted document: only they hear it is gone."
+    )
+    regranted: dict[str, Permissions | None] = Field(
+        default_factory=dict, description="Documents whose permissions alone changed, with those they had before."
     )
 
 
@@ -298,7 +301,9 @@ class Indexer:
         if unchanged_version and self.index.catalog.permissions_of(doc_id(name, ref.key)) is not None:
             if ref.permissions is not None:
                 # Changed at the source without a new version (an ACL edit): recorded, nothing loaded.
-                refresh_permissions(self.index, doc_id(name, ref.key), effective_permissions(ref.permissions, connector.config, self.sid_names))
+                batch.regranted(refresh_permissions(
+                    self.index, doc_id(name, ref.key), effective_permissions(ref.permissions, connector.config, self.sid_names)
+                ))
             batch.summary.unchanged += 1
             self.progress.advance(name, 1, ref.key)
             return
@@ -323,7 +328,7 @@ class Indexer:
             document = document.model_copy(update={"metadata": {**document.metadata, "language": connector.config.language}})
         if stored is not None and stored[1] == document.content_hash and not reembed:
             batch.summary.unchanged += 1
-            refresh_permissions(self.index, document.id, document.permissions)
+            batch.regranted(refresh_permissions(self.index, document.id, document.permissions))
             if stored[0] != document.version:
                 self.index.catalog.set_version(document.id, document.version)
             self.progress.advance(name, 1, ref.key)
@@ -390,6 +395,7 @@ class _Batch:
         self.writes: list[DocumentWrite] = []
         self.new_flags: list[bool] = []
         self.deletes: list[str] = []
+        self.regrants: dict[str, Permissions | None] = {}
         self.pending_chunks = 0
 
     def add(self, document: Document, *, is_new: bool, limits: DocumentLimits = DEFAULT_LIMITS) -> None:
@@ -409,8 +415,13 @@ class _Batch:
     def delete(self, doc_ids: list[str]) -> None:
         self.deletes.extend(doc_ids)
 
+    def regranted(self, change: Regrant | None) -> None:
+        """Note a document whose permissions changed (already recorded): listeners hear of it."""
+        if change is not None:
+            self.regrants.setdefault(change.doc_id, change.before)
+
     def flush(self) -> None:
-        if not self.writes and not self.deletes:
+        if not self.writes and not self.deletes and not self.regrants:
             return
         index = self.indexer.index
         catalog, store = index.catalog, index.store
@@ -438,6 +449,7 @@ class _Batch:
             updated=[w.document.id for w, new in zip(self.writes, self.new_flags, strict=True) if not new],
             deleted=list(self.deletes),
             deleted_permissions=gone,
+            regranted=dict(self.regrants),
         )
         self.summary.added += len(change.added)
         self.summary.updated += len(change.updated)
@@ -446,6 +458,7 @@ class _Batch:
         if self.indexer.on_change is not None:
             self.indexer.on_change(change)
         self.writes, self.new_flags, self.deletes, self.pending_chunks = [], [], [], 0
+        self.regrants = {}
 
 
 def write_vector_metadata(write: DocumentWrite) -> dict[str, object]:

@@ -14,6 +14,8 @@ must not be lost.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from orgkb.connectors.base import SourceConfig
 from orgkb.connectors.ntfs_permissions import SID_PREFIX
 from orgkb.connectors.permissions import Permissions
@@ -60,13 +62,23 @@ def resolve_sids(permissions: Permissions, sid_names: SidNames | None) -> Permis
     )
 
 
-def refresh_permissions(index: KnowledgeIndex, document_id: str, permissions: Permissions | None) -> bool:
+class Regrant(NamedTuple):
+    """A document whose permissions changed at the source, with those it had before."""
+
+    doc_id: str
+    before: Permissions | None
+
+
+def refresh_permissions(index: KnowledgeIndex, document_id: str, permissions: Permissions | None) -> Regrant | None:
     """Record a document's permissions if they differ from the indexed ones (its content is
-    unchanged); True when something was updated."""
-    if permissions is None or index.catalog.permissions_of(document_id) == permissions:
-        return False
+    unchanged); the change when something was updated (None otherwise)."""
+    before = index.catalog.permissions_of(document_id)
+    if permissions is None or before == permissions:
+        return None
     chunk_ids = [c.chunk_id for c in index.catalog.document_chunks(document_id)]
-    # Vectors first: a crash in between leaves the old catalog rows, and the next sync retries.
+    # Vectors first: a crash in between leaves the old catalog rows, and the next sync retries
+    # (should the source change back before that, `orgkb verify --repair` realigns the vectors;
+    # searches check hits against the catalog meanwhile, so nothing is shown too widely).
     index.store.update_metadata(chunk_ids, [acl_metadata(permissions.principals, permissions.denied)] * len(chunk_ids))
     index.catalog.set_permissions([(document_id, permissions)])
-    return True
+    return Regrant(document_id, before)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from orgkb.server.store.records import Chunk
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.index.verify import VerifyReport
-from orgkb.server.store.filters import vector_metadata
+from orgkb.server.store.filters import acl_metadata, vector_metadata
 
 EMBED_BATCH = 256
 
@@ -57,6 +57,18 @@ def repair_index(index: KnowledgeIndex, report: VerifyReport) -> list[str]:
             store.delete(leftover)
         catalog.clear_pending(leftover)
         done.append(f"deleted {len(leftover)} vectors awaiting cleanup")
+
+    unpermitted = [i for i in report.items("vector_permissions") if i not in set(report.items("vector_metadata"))]
+    if unpermitted:
+        owners = catalog.chunk_owners(unpermitted)
+        by_document: dict[str, list[str]] = {}
+        for vid, (document_id, _) in owners.items():
+            by_document.setdefault(document_id, []).append(vid)
+        for document_id, ids in by_document.items():
+            permissions = catalog.permissions_of(document_id)
+            metadata = acl_metadata(permissions.principals, permissions.denied) if permissions else acl_metadata(None)
+            store.update_metadata(ids, [metadata] * len(ids))
+        done.append(f"gave {len(owners)} vectors their document's permissions (nothing re-embedded)")
 
     embed = list(dict.fromkeys(
         report.items("missing_vector") + report.items("vector_metadata") + report.items("pending_current")

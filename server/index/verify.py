@@ -3,7 +3,8 @@
 The write protocol (see `orgkb.server.store.catalog`) promises, at every instant and so also
 right after a crash:
 
-- every catalog chunk has a vector, with the catalog's doc_id and source as metadata;
+- every catalog chunk has a vector, with the catalog's doc_id and source as metadata, and the
+  readers and denied principals its document's permissions record;
 - every vector that is no catalog chunk is recorded in ``pending_vectors`` (the next index run
   deletes it);
 - the FTS5 tables hold exactly one row per chunk and per document, with their text;
@@ -30,6 +31,7 @@ from orgkb.connectors.registry import open_connector
 from orgkb.connectors.identifiers import chunk_id, doc_id
 from orgkb.server.index.knowledge import KnowledgeIndex
 from orgkb.server.store.catalog import Catalog
+from orgkb.server.store.filters import acl_metadata
 from orgkb.server.store.seen_keys import SeenKeys
 
 Kind = Literal[
@@ -37,6 +39,7 @@ Kind = Literal[
     "missing_vector",
     "orphan_vector",
     "vector_metadata",
+    "vector_permissions",
     "chunk_without_document",
     "duplicate_chunk",
     "chunk_count",
@@ -60,6 +63,10 @@ DESCRIPTIONS: dict[str, tuple[str, str | None]] = {
     "missing_vector": ("catalog chunks without a vector (search by meaning cannot find them)", "re-embedded from the catalog's text"),
     "orphan_vector": ("vectors of no catalog chunk, not recorded as pending", "deleted"),
     "vector_metadata": ("vectors whose doc_id/source disagree with the catalog (filters miss them)", "re-embedded with the catalog's metadata"),
+    "vector_permissions": (
+        "vectors whose readers disagree with the catalog's permissions (search by meaning would hide or offer them wrongly)",
+        "given the catalog's permissions (nothing re-embedded)",
+    ),
     "chunk_without_document": ("chunks whose document is not in the catalog", "removed with their vectors"),
     "duplicate_chunk": ("extra chunks at a document position another chunk holds", "removed with their vectors (the chunk of the current content stays)"),
     "chunk_count": ("documents whose chunk_count differs from their stored chunks", "recounted"),
@@ -173,8 +180,8 @@ def check_index(index: KnowledgeIndex, *, recheck: bool = False) -> VerifyReport
             missing.extend(cid for cid in page if cid not in have)
         found["missing_vector"] = missing
         if collection is not None:
-            orphans, disagreeing = _check_vectors(index, report)
-            found["orphan_vector"], found["vector_metadata"] = orphans, disagreeing
+            orphans, disagreeing, unpermitted = _check_vectors(index, report)
+            found["orphan_vector"], found["vector_metadata"], found["vector_permissions"] = orphans, disagreeing, unpermitted
     if recheck and collection is not None:
         found["missing_vector"] = _still_missing(index, found["missing_vector"])
         found["orphan_vector"] = _still_orphans(index, found.get("orphan_vector", []))
@@ -194,23 +201,41 @@ def _extra_duplicates(catalog: Catalog) -> list[str]:
     return extra
 
 
-def _check_vectors(index: KnowledgeIndex, report: VerifyReport) -> tuple[list[str], list[str]]:
-    """Read every vector's id and metadata in pages: ``(orphans, metadata disagreeing)``."""
+def _check_vectors(index: KnowledgeIndex, report: VerifyReport) -> tuple[list[str], list[str], list[str]]:
+    """Read every vector's id and metadata in pages: ``(orphans, doc_id/source disagreeing,
+    permissions disagreeing)``."""
     catalog = index.catalog
     orphans: list[str] = []
     disagreeing: list[str] = []
+    unpermitted: list[str] = []
     for page in index.store.metadata_pages():
         report.vectors += len(page)
         owners = catalog.chunk_owners([vid for vid, _ in page])
         unknown = [vid for vid, _ in page if vid not in owners]
         recorded = catalog.pending_among(unknown)
         orphans.extend(vid for vid in unknown if vid not in recorded)
+        expected: dict[str, dict[str, object]] = {}
         for vid, metadata in page:
             owner = owners.get(vid)
             # A chunk without a document is its own finding; its vector has nothing to agree with.
-            if owner is not None and owner[1] is not None and (metadata.get("doc_id"), metadata.get("source")) != owner:
+            if owner is None or owner[1] is None:
+                continue
+            if (metadata.get("doc_id"), metadata.get("source")) != owner:
                 disagreeing.append(vid)
-    return orphans, disagreeing
+                continue
+            if owner[0] not in expected:
+                expected[owner[0]] = _acl_of(catalog, owner[0])
+            if any(metadata.get(key) != value for key, value in expected[owner[0]].items()):
+                unpermitted.append(vid)
+    return orphans, disagreeing, unpermitted
+
+
+def _acl_of(catalog: Catalog, document_id: str) -> dict[str, object]:
+    """The permission metadata a document's vectors must carry, as `acl_metadata` writes it."""
+    permissions = catalog.permissions_of(document_id)
+    if permissions is None:
+        return acl_metadata(None)
+    return acl_metadata(permissions.principals, permissions.denied)
 
 
 def _still_missing(index: KnowledgeIndex, chunk_ids: list[str]) -> list[str]:

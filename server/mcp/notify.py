@@ -89,7 +89,12 @@ class SessionHub:
         added = [d for d in change.added if caller.may_read(d)]
         updated = [d for d in change.updated if caller.may_read(d)]
         gone = [d for d in change.deleted if caller.may_have_read(d, change.deleted_permissions.get(d))]
-        return [document_uri(*split_doc_id(d)) for d in [*added, *updated, *gone]], bool(added or gone)
+        # A permission change shows a document to this caller, or hides it: its list changed.
+        regranted = {d: (caller.may_have_read(d, before), caller.may_read(d)) for d, before in change.regranted.items()}
+        shown = [d for d, (was, now) in regranted.items() if now]
+        moved = any(was != now for was, now in regranted.values())
+        uris = [document_uri(*split_doc_id(d)) for d in [*added, *updated, *gone, *shown]]
+        return uris, bool(added or gone or moved)
 
     # --- connections --------------------------------------------------------------------
 
@@ -170,7 +175,7 @@ class SessionHub:
         for access, (bus, _) in list(self._scoped.items()):
             for uri in self.audible(access, change)[0]:
                 await bus.publish(ResourceUpdated(uri=uri))
-        if not (change.added or change.deleted):
+        if not (change.added or change.deleted or change.regranted):
             return
         # A big sync commits many batches: their list changes go out together, a moment later.
         first = not self._list_changed
