@@ -5,11 +5,12 @@ completion or prompt, and a permission changed at the source and synced changes 
 document with zero chunks embedded.
 
 Every kind of source is one `SourceCase`: a builder makes one document only hr may open and one
-only finance may open, and knows how to hand the hr one to finance at the source. Add a builder
-to `CASES` (SMB with NTFS ACLs, Confluence page restrictions, ...) and every test runs over it.
-Real components: system users and groups (POSIX permissions), SQLite, the npm `oidc-provider`,
-our Confluence test server (documented Data Center shapes),
-`orgkb serve` as a subprocess, the real model.
+only finance may open, and knows how to hand the hr one to finance at the source; every test
+runs over each. The cases: a local folder (POSIX group and mode of real system groups), a SQLite
+table with a row-groups column, Confluence page restrictions (our test server, in Data Center's
+documented shapes), and an SMB share of a real Active Directory domain (Samba AD DC) whose NTFS
+ACLs name domain groups, resolved over LDAP. Also real: the npm `oidc-provider`, `orgkb serve`
+as a subprocess, the real model.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class SourceCase:
     documents: dict[str, str]  # group -> key of the document only that group may open
     hand_hr_document_to_finance: Callable[[], None]
     stop: Callable[[], None] = lambda: None  # stops a server the case started
+    identity: dict[str, Any] | None = None  # the [identity] config the source needs (SID names)
+    env: dict[str, str] = field(default_factory=dict)  # secrets the indexer and the server read
 
     def doc_id(self, group: str) -> str:
         return f"{self.name}:{self.documents[group]}"
@@ -128,7 +131,39 @@ def confluence_case(root: Path) -> SourceCase:
     )
 
 
-CASES: dict[str, Callable[[Path], SourceCase]] = {"files": files_case, "sql": sql_case, "confluence": confluence_case}
+AD_PASSWORD_ENV = "ORGKB_TEST_TWO_USERS_AD_PASSWORD"
+
+
+def smb_case(root: Path, request: pytest.FixtureRequest) -> SourceCase:
+    """A share of a real Active Directory domain (Samba AD DC): NTFS ACLs grant each file to one
+    domain group, whose SID the LDAP directory names as the group the tokens carry."""
+    domain = request.getfixturevalue("samba_domain")
+    existing = set(domain.tool("group", "list").split())
+    for group in (HR, FINANCE):
+        if group not in existing:
+            domain.tool("group", "add", group)
+    files = {HR: "hr-pension.md", FINANCE: "fin-pension.md"}
+    texts = {HR: "Pension scheme contribution rates for staff: 6 percent.", FINANCE: "Pension scheme contribution rates booked: 7 percent."}
+    for group, name in files.items():
+        domain.write(f"two-users/{name}", f"# Pension ({group})\n\n{texts[group]}\n")
+        domain.set_acl(f"two-users/{name}", f"ORGKB\\{group}:ALLOWED/0x0/READ")
+    source = {
+        "type": "smb", "server": "127.0.0.1", "share": "docs", "path": "two-users",
+        "username": "Administrator", "domain": "ORGKB", "password_env": AD_PASSWORD_ENV,
+    }
+    ldap = {"url": domain.ldap_url, "bind_dn": domain.admin, "password_env": AD_PASSWORD_ENV, "base_dn": domain.base_dn}
+    return SourceCase(
+        "drive", source, files, lambda: domain.set_acl("two-users/hr-pension.md", f"ORGKB\\{FINANCE}:ALLOWED/0x0/READ"),
+        identity={"directory": "ldap", "ldap": ldap}, env={AD_PASSWORD_ENV: domain.admin_password},
+    )
+
+
+CASES: dict[str, Callable[[Path, pytest.FixtureRequest], SourceCase]] = {
+    "files": lambda root, _: files_case(root),
+    "sql": lambda root, _: sql_case(root),
+    "confluence": lambda root, _: confluence_case(root),
+    "smb": smb_case,
+}
 
 
 @dataclass
@@ -146,7 +181,7 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Iterator[Deployment]:
+def deployment(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder, request: pytest.FixtureRequest) -> Iterator[Deployment]:
     reason = missing()
     if reason is not None:
         pytest.skip(reason)
@@ -157,12 +192,16 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
         cases: dict[str, SourceCase] = {}
         try:
             for name, build in CASES.items():
-                cases[name] = build(root)
+                cases[name] = build(root, request)
+            secrets = {k: v for case in cases.values() for k, v in case.env.items()}
+            os.environ.update(secrets)  # the indexer below reads them here; the server gets them too
+            identity = next((case.identity for case in cases.values() if case.identity), None)
             sources = [{"name": case.name, **case.source} for case in cases.values()]
             port = free_port(0)
             url = f"http://127.0.0.1:{port}/mcp"
             auth = {"issuer": idp.issuer, "audience": url, "user_claim": "preferred_username"}
-            config = write_config(root / "orgkb.toml", sources, **{"server.auth": auth})
+            sections: dict[str, Any] = {"server.auth": auth, **({"identity": identity} if identity else {})}
+            config = write_config(root / "orgkb.toml", sources, **sections)
             index = KnowledgeIndex(load_config(config), embedder=real_embedder)
             Indexer(index).run()
             index.catalog.close()
@@ -173,6 +212,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
         finally:
             for case in cases.values():
                 case.stop()
+                for name in case.env:
+                    os.environ.pop(name, None)
             idp.stop()
 
 
