@@ -93,7 +93,7 @@ def make_index(tmp_path: Path) -> Iterator[IndexFactory]:
 
     yield factory
     for index in created:
-        index.catalog.close()
+        index.close()
 
 
 def orgkb_command(*args: str) -> list[str]:

@@ -85,7 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
     index = KnowledgeIndex(load_config(config), embedder=real_embedder)
     summary = Indexer(index).run()
     assert summary.ok and summary.total("added") >= 5, summary
-    index.catalog.close()
+    index.close()
     env = subprocess_env(ORGKB_HTTP_TOKEN=FULL_TOKEN, ORGKB_TEST_LIMITED=LIMITED_TOKEN)
     with http_server(config, env, "--port", "0") as started:
         yield Server(url=started.url, root=root, process=started.process, log=started.log)

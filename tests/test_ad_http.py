@@ -64,7 +64,7 @@ def server(samba_domain: Any, idp: OidcProvider, tmp_path_factory: pytest.TempPa
         patch.setenv(PASSWORD_ENV, samba_domain.admin_password)
         index = KnowledgeIndex(load_config(config), embedder=real_embedder)
         summary = Indexer(index).run()
-        index.catalog.close()
+        index.close()
     assert summary.total("added") == 3 and summary.sources[0].error is None, summary
     port = url.rsplit(":", 1)[1].split("/")[0]
     with http_server(config, env, "--port", port, "--no-sync", banner=f"serving MCP at {url}"):

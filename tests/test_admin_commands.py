@@ -44,7 +44,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -
         bare = write_config(root / "bare.toml", sources)
         index = KnowledgeIndex(load_config(system), embedder=real_embedder)
         Indexer(index).run()
-        index.catalog.close()
+        index.close()
         yield {"system": system, "bare": bare, "docs": docs}
 
 

@@ -56,7 +56,7 @@ def index(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> 
     knowledge = KnowledgeIndex(load_config(config), embedder=real_embedder)
     assert Indexer(knowledge).run().total("failed") == 0
     yield knowledge
-    knowledge.catalog.close()
+    knowledge.close()
 
 
 def test_hybrid_finds_a_paraphrase_that_keyword_search_cannot(index: KnowledgeIndex) -> None:

@@ -48,7 +48,7 @@ def config(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
     path = write_config(root / "orgkb.toml", [{"name": "handbook", "type": "files", "paths": [str(docs)]}])
     index = KnowledgeIndex(load_config(path), embedder=real_embedder)
     Indexer(index).run()
-    index.catalog.close()
+    index.close()
     return path
 
 

@@ -71,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
     )
     index = KnowledgeIndex(load_config(config), embedder=real_embedder)
     assert Indexer(index).run().total("added") == 3
-    index.catalog.close()
+    index.close()
     env = subprocess_env(ORGKB_HTTP_TOKEN=FULL_TOKEN, ORGKB_TEST_HANDBOOK_TOKEN=HANDBOOK_TOKEN)
     with http_server(config, env, "--port", "0") as started:
         yield RunningServer(url=started.url, docs=docs, hr=hr, process=started.process, log=started.log)

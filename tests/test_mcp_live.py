@@ -52,7 +52,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder)
     )
     index = KnowledgeIndex(load_config(config), embedder=real_embedder)
     assert Indexer(index).run().total("added") == len(DOCS)
-    index.catalog.close()
+    index.close()
     return config
 
 

@@ -57,7 +57,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeIndex]:
     summary = Indexer(knowledge).run()
     assert summary.total("added") == 2003 and summary.total("failed") == 0
     yield knowledge
-    knowledge.catalog.close()
+    knowledge.close()
 
 
 def _found(index: KnowledgeIndex, mode: str, **filters: object) -> set[str]:

@@ -204,7 +204,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
             config = write_config(root / "orgkb.toml", sources, **sections)
             index = KnowledgeIndex(load_config(config), embedder=real_embedder)
             Indexer(index).run()
-            index.catalog.close()
+            index.close()
             env = subprocess_env()
             env.pop("ORGKB_HTTP_TOKEN", None)
             with http_server(config, env, "--port", str(port), "--no-sync", banner=f"serving MCP at {url}") as started:

@@ -201,7 +201,7 @@ def run_eval(
                 if on_query is not None:
                     on_query(number, len(query_ids))
         finally:
-            index.catalog.close()
+            index.close()
     if run_file is not None:
         write_run(run_file, runs)
     metrics = evaluate(runs, {qid: dataset.qrels[qid] for qid in query_ids})

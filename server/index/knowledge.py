@@ -41,6 +41,14 @@ class KnowledgeIndex:
                     self._catalog = Catalog(self.data_dir / "catalog.sqlite3")
         return self._catalog
 
+    def close(self) -> None:
+        """Release the vector store and this thread's catalog connection; `open` works again after."""
+        with self._open_lock:
+            self.store.close()
+            self._opened = False
+        if self._catalog is not None:
+            self._catalog.close()
+
     def open(self, *, recreate: bool = False) -> None:
         """Load the model and open the vector store, checking the model matches the index.
 

@@ -105,6 +105,13 @@ class ChromaStore:
             return None
         return (collection.metadata or {}).get("embedding_model")
 
+    def close(self) -> None:
+        """Release the client (an embedded Chroma keeps its files open until then); the next
+        use connects again."""
+        client, self._client, self._collection = self._client, None, None
+        if client is not None:
+            client.close()
+
     @property
     def collection(self) -> Any:
         if self._collection is None:
