@@ -130,10 +130,11 @@ class LocalTree:
     `readable_path` forms, so any file name, valid UTF-8 or not, is stored and read back.
     """
 
-    def __init__(self, root: Path, follow_symlinks: bool, max_bytes: int | None = None) -> None:
+    def __init__(self, root: Path, follow_symlinks: bool, max_bytes: int | None = None, *, permissions: bool = False) -> None:
         self.root = root.resolve()
         self.follow_symlinks = follow_symlinks
         self.max_bytes = max_bytes
+        self.capture_permissions = permissions  # list each file's POSIX permissions with it
 
     def _inside(self, real: Path) -> bool:
         return real == self.root or self.root in real.parents
@@ -182,8 +183,9 @@ class LocalTree:
                 return FileEntry(path=rel, is_dir=True, problem="skipped: a kernel view (/proc, /sys, /dev), not documents")
             return FileEntry(path=rel, is_dir=True)
         if stat.S_ISREG(info.st_mode):
-            # The ctime changes with the permissions: the file is read again (not embedded again).
-            return FileEntry(path=rel, is_dir=False, size=info.st_size, mtime=info.st_mtime, stamp=str(info.st_ctime_ns))
+            # Listed with the file, so a chmod or an ACL edit alone is recorded without reading it.
+            permissions = posix_permissions(target) if self.capture_permissions else None
+            return FileEntry(path=rel, is_dir=False, size=info.st_size, mtime=info.st_mtime, permissions=permissions)
         return FileEntry(path=rel, is_dir=False, problem=f"skipped: {_kind(info.st_mode)}, not a regular file")
 
     def read(self, path: str) -> bytes:
@@ -223,7 +225,7 @@ class FilesConnector(BaseConnector):
     def _scanners(self) -> list[TreeScanner]:
         roots = self.config.paths
         if len(roots) == 1:
-            return [TreeScanner(LocalTree(roots[0], self.config.follow_symlinks, self.config.max_file_size), self.config)]
+            return [TreeScanner(LocalTree(roots[0], self.config.follow_symlinks, self.config.max_file_size, permissions=True), self.config)]
         scanners = []
         used: set[str] = set()
         for index, root in enumerate(roots):
@@ -232,7 +234,7 @@ class FilesConnector(BaseConnector):
             if label in used:
                 label = f"{label}-{index}"
             used.add(label)
-            scanners.append(TreeScanner(LocalTree(root, self.config.follow_symlinks, self.config.max_file_size), self.config, f"{label}/"))
+            scanners.append(TreeScanner(LocalTree(root, self.config.follow_symlinks, self.config.max_file_size, permissions=True), self.config, f"{label}/"))
         return scanners
 
     def check(self) -> list[str]:

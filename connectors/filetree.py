@@ -21,6 +21,7 @@ from orgkb.connectors.base import Document, DocumentError, DocumentRef, Failure,
 from orgkb.connectors.formats import ParsedFile, SkipFile, is_supported
 from orgkb.connectors.formats.worker import parse_isolated
 from orgkb.connectors.limits import DocumentLimits, cap_metadata, check_text_size, text_budget
+from orgkb.connectors.permissions import Permissions
 
 # An ignore file is a few lines of patterns; a huge one is a mistake (or an attack), not rules.
 MAX_IGNORE_FILE_BYTES = 256 * 1024
@@ -45,7 +46,11 @@ class FileEntry(BaseModel):
     is_dir: bool
     size: int = 0
     mtime: float = 0.0
-    stamp: str | None = Field(default=None, description="Changes when the file's permissions change (e.g. its ctime).")
+    permissions: Permissions | None = Field(
+        default=None,
+        description="Who may read the file, when the tree captures it: listed with it, so a change of "
+        "permissions alone is recorded without reading the file again.",
+    )
     problem: str | None = None
 
 
@@ -177,9 +182,9 @@ class TreeScanner:
                 if skipped is not None:
                     yield Failure(source=self.config.name, key=self.key_of(entry.path), message=skipped, skipped=True)
                     continue
-                # A permission change alters the stamp, so the file is read again (not embedded again).
-                stamp = f":{entry.stamp}" if entry.stamp else ""
-                yield DocumentRef(key=self.key_of(entry.path), version=f"{entry.mtime:.6f}:{entry.size}{stamp}")
+                yield DocumentRef(
+                    key=self.key_of(entry.path), version=f"{entry.mtime:.6f}:{entry.size}", permissions=entry.permissions
+                )
             stack.extend(reversed(subfolders))
 
     def _read_ignore_file(self, entry: FileEntry, folder: str, rules: _IgnoreRules) -> Failure | None:

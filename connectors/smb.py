@@ -7,9 +7,10 @@ Documents are cited as ``smb://server[:port]/share/path/file``.
 
 Each file's NTFS security descriptor (owner and DACL) is read with the listing and becomes its
 `Permissions` (`orgkb.connectors.ntfs_permissions`; SIDs are named by the server's directory).
-Samba and Windows keep a file's change time when only its ACL changes, so the version stamp
-carries a hash of the descriptor: an ACL change reaches the index on the next sync, read again
-but not embedded again. That is one extra (compounded) request per file and sync;
+The permissions travel with the listing (Samba and Windows keep a file's change time when only
+its ACL changes, so the version cannot tell): an ACL change reaches the index on the next sync
+without the file being read or embedded again. That is one extra (compounded) request per file
+and sync;
 ``ntfs_permissions = false`` turns it off, and every file is then readable by everyone who may
 see the source. A descriptor that cannot be read makes the file readable by administrators only.
 
@@ -22,7 +23,6 @@ read is a document failure (its last indexed version is kept).
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import random
 import time
@@ -74,6 +74,13 @@ class SmbConfig(FileFilterConfig):
         return "/".join(part for part in value.replace("\\", "/").split("/") if part)
 
 
+
+def _permissions_of(descriptor: bytes | str) -> Permissions:
+    """A security descriptor as permissions; a reason it could not be read means admins only."""
+    if isinstance(descriptor, str):
+        return Permissions.nobody(f"cannot read the NTFS permissions: {descriptor}")
+    return ntfs_permissions(descriptor)
+
 class SmbTree:
     """A `FileTree` over one folder of an SMB share, with its own connection pool."""
 
@@ -104,10 +111,10 @@ class SmbTree:
                     if item.is_dir():
                         entries.append(FileEntry(path=rel, is_dir=True))
                     else:
-                        stamp = self._descriptor_stamp(rel) if self.config.ntfs_permissions else None
-                        entries.append(
-                            FileEntry(path=rel, is_dir=False, size=info.end_of_file, mtime=info.last_write_time.timestamp(), stamp=stamp)
-                        )
+                        permissions = self._listed_permissions(rel) if self.config.ntfs_permissions else None
+                        entries.append(FileEntry(
+                            path=rel, is_dir=False, size=info.end_of_file, mtime=info.last_write_time.timestamp(), permissions=permissions
+                        ))
             return entries
 
         return self._call(listing, f"folder '{path or '/'}'")
@@ -126,22 +133,18 @@ class SmbTree:
         descriptor = self._descriptors.pop(path, None)
         if descriptor is None:
             descriptor = self._call(lambda: self._read_descriptor(path), f"the permissions of '{path}'")
-        if isinstance(descriptor, str):
-            return Permissions.nobody(f"cannot read the NTFS permissions: {descriptor}")
-        return ntfs_permissions(descriptor)
+        return _permissions_of(descriptor)
+
+    def _listed_permissions(self, path: str) -> Permissions:
+        """The file's permissions, read with the listing (and kept for loading it)."""
+        descriptor = self._read_descriptor(path)
+        self._descriptors[path] = descriptor
+        return _permissions_of(descriptor)
 
     def descriptor_problem(self, path: str) -> str | None:
         """Why the security descriptor of ``path`` (a file or folder) cannot be read; None when it can."""
         descriptor = self._call(lambda: self._read_descriptor(path), f"the permissions of '{path or '/'}'")
         return descriptor if isinstance(descriptor, str) else None
-
-    def _descriptor_stamp(self, path: str) -> str:
-        """A short hash of the file's security descriptor, for its version stamp."""
-        descriptor = self._read_descriptor(path)
-        self._descriptors[path] = descriptor
-        if isinstance(descriptor, str):
-            return "sd-unreadable"
-        return "sd" + hashlib.sha256(descriptor).hexdigest()[:16]
 
     def _read_descriptor(self, path: str) -> bytes | str:
         """The file's security descriptor (owner, group, DACL), or why it cannot be read.

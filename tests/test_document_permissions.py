@@ -83,15 +83,23 @@ def test_posix_permissions_decide_who_finds_a_file(tree: Path, make_index: Index
     assert len(_hits(index, admin, "budget", "keyword")) == 4 and admin.principal_names is None
 
 
-def test_a_permission_change_reaches_the_index_without_embedding(tree: Path, make_index: IndexFactory) -> None:
+def test_a_permission_change_reaches_the_index_without_embedding(
+    tree: Path, make_index: IndexFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orgkb.connectors.files import LocalTree
+
     embedder = HashingEmbedder()
     index = make_index([{"name": "share", "type": "files", "paths": [str(tree)]}], embedder=embedder)
     Indexer(index).run()
     assert "share:roadmap.md" not in _hits(index, ALICE, "budget", "semantic")
     shutil.chown(tree / "roadmap.md", group="orgkbtfin")  # chgrp
     (tree / "budget.md").chmod(0o600)  # finance loses it; alice keeps it as its owner
+    reads: list[str] = []
+    original_read = LocalTree.read
+    monkeypatch.setattr(LocalTree, "read", lambda self, path: reads.append(path) or original_read(self, path))
     summary = Indexer(index).run()
     assert summary.total("chunks_embedded") == 0 and summary.total("updated") == 0
+    assert reads == []  # the permissions came with the listing: no file was read again
     for mode in MODES:
         assert "share:roadmap.md" in _hits(index, ALICE, "budget", mode), mode
         assert "share:roadmap.md" not in _hits(index, DAVE, "budget", mode), mode  # engineering lost it

@@ -113,7 +113,11 @@ def test_ntfs_acls_decide_who_finds_a_file(domain: Any, share: str, make_index: 
             assert people[user].allows(index.catalog.permissions_of(f"share:{name}")) == (name in visible), (user, name)
 
 
-def test_an_acl_change_reaches_the_index_without_embedding(domain: Any, share: str, make_index: IndexFactory) -> None:
+def test_an_acl_change_reaches_the_index_without_embedding(
+    domain: Any, share: str, make_index: IndexFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orgkb.connectors.smb import SmbTree
+
     embedder = HashingEmbedder()
     index = _index(make_index, domain, share, embedder)
     Indexer(index).run()
@@ -123,9 +127,13 @@ def test_an_acl_change_reaches_the_index_without_embedding(domain: Any, share: s
     domain.smbcacls(f"{share}/open.md", "--add", "ACL:ORGKB\\bob:DENIED/0x0/READ")  # bob is refused the canteen
     domain.smbcacls(f"{share}/board.md", "--modify", "ACL:ORGKB\\hr:ALLOWED/0x0/RWD")  # still read for hr: same readers
     embedded_before = len(embedder.embedded_texts)
+    reads: list[str] = []
+    original_read = SmbTree.read
+    monkeypatch.setattr(SmbTree, "read", lambda self, path: reads.append(path) or original_read(self, path))
     summary = Indexer(index).run()
     assert summary.total("chunks_embedded") == 0 and summary.total("updated") == 0 and summary.total("failed") == 0
     assert len(embedder.embedded_texts) == embedded_before
+    assert reads == []  # the permissions came with the listing: no file was read again
     for mode in MODES:
         assert _hits(index, people["bob"], mode) == {"finance.md", "hr.md"}, mode
         assert _hits(index, people["alice"], mode) == {"hr.md", "open.md", "board.md"}, mode
