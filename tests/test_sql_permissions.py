@@ -20,7 +20,8 @@ from orgkb.connectors.permissions import Permissions, parse_group_list
 from orgkb.server.app.access import Access
 from orgkb.server.app.databases import SqlToolError
 from orgkb.server.app.principal import Principal
-from orgkb.server.app.service import CallerView, OrgkbService
+from orgkb.server.app.caller import CallerView
+from orgkb.server.app.service import OrgkbService
 from orgkb.server.embedding.embedder import HashingEmbedder
 from orgkb.server.errors import ConfigError, NotFoundError
 from orgkb.server.index.indexer import Indexer

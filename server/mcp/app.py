@@ -32,7 +32,8 @@ from pydantic import Field
 
 from orgkb.connectors.base import MetadataValue
 from orgkb.server.app.results import FetchedDocument, SourceList
-from orgkb.server.app.service import DEFAULT_FETCH_CHARS, OrgkbService
+from orgkb.server.app.caller import DEFAULT_FETCH_CHARS
+from orgkb.server.app.service import OrgkbService
 from orgkb.server.mcp import completions, databases, prompts, reindex, resources
 from orgkb.server.mcp.notify import SessionHub
 from orgkb.server.mcp import arguments as mcp_arguments, logging_level as mcp_logging, schemas as mcp_schemas

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CompleteRequestParams, CompleteResult, Completion, PromptReference, ResourceTemplateReference
 
 from orgkb.connectors.identifiers import DOCUMENT_TEMPLATE
-from orgkb.server.app.service import CallerView
+from orgkb.server.app.caller import CallerView
 from orgkb.server.mcp.prompts import ANSWER_PROMPT, SUMMARY_PROMPT
 from orgkb.server.mcp.support import caller_of_request, in_thread, lowlevel
 

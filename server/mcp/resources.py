@@ -40,7 +40,8 @@ from orgkb.connectors.identifiers import (
     schema_uri,
     source_of_uri,
 )
-from orgkb.server.app.service import CallerView, OrgkbService
+from orgkb.server.app.caller import CallerView
+from orgkb.server.app.service import OrgkbService
 from orgkb.server.errors import OrgkbError
 from orgkb.server.mcp.notify import SessionHub
 from orgkb.server.mcp.support import caller_of, caller_of_request, in_thread, lowlevel

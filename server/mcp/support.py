@@ -20,7 +20,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ListToolsResult, PaginatedRequestParams, ToolAnnotations
 
 from orgkb.server.app.access import access_of
-from orgkb.server.app.service import CallerView, OrgkbService
+from orgkb.server.app.caller import CallerView
+from orgkb.server.app.service import OrgkbService
 from orgkb.server.errors import OrgkbError
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
