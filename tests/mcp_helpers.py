@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 
-from tests.conftest import PROJECT_ROOT, orgkb_command
+from tests.conftest import PROJECT_ROOT, orgkb_command, subprocess_env
 
 
 class Notifications:
@@ -126,3 +126,14 @@ def http_server(config: Path, env: dict[str, str], *args: str, banner: str = "se
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=30)
+
+
+@contextmanager
+def oauth_server(config: Path, url: str, **env: str) -> Iterator[HttpServer]:
+    """`orgkb serve` over HTTP at ``url`` (its port) with ``[server.auth]`` from ``config``: no
+    static full-access token in its environment (``env`` adds secrets), no background sync."""
+    environment = subprocess_env(**env)
+    environment.pop("ORGKB_HTTP_TOKEN", None)
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    with http_server(config, environment, "--port", port, "--no-sync", banner=f"serving MCP at {url}") as started:
+        yield started

@@ -14,8 +14,8 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from tests.conftest import subprocess_env, write_config
-from tests.mcp_helpers import http_server, hit_doc_id
+from tests.conftest import write_config
+from tests.mcp_helpers import hit_doc_id, oauth_server
 from tests.oidc_server import IdpUser, OidcProvider, missing
 from tests.samba_server import free_port
 from tests.test_mcp_http import session
@@ -58,16 +58,13 @@ def server(samba_domain: Any, idp: OidcProvider, tmp_path_factory: pytest.TempPa
         # The provider always sends "groups"; reading another claim leaves the groups to the directory.
         **{"server.auth": {"issuer": idp.issuer, "audience": url, "user_claim": "preferred_username", "groups_claim": "ad_groups"}},
     )
-    env = subprocess_env(**{PASSWORD_ENV: samba_domain.admin_password})
-    env.pop("ORGKB_HTTP_TOKEN", None)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(PASSWORD_ENV, samba_domain.admin_password)
         index = KnowledgeIndex(load_config(config), embedder=real_embedder)
         summary = Indexer(index).run()
         index.close()
     assert summary.total("added") == 3 and summary.sources[0].error is None, summary
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    with http_server(config, env, "--port", port, "--no-sync", banner=f"serving MCP at {url}"):
+    with oauth_server(config, url, **{PASSWORD_ENV: samba_domain.admin_password}):
         yield url
 
 

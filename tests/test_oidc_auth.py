@@ -20,8 +20,8 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from tests.mcp_helpers import http_server, hit_doc_id
-from tests.conftest import subprocess_env, write_config
+from tests.mcp_helpers import hit_doc_id, oauth_server
+from tests.conftest import write_config
 from tests.oidc_server import IdpUser, OidcProvider, missing
 from tests.samba_server import free_port
 from tests.test_mcp_http import INIT, MCP_HEADERS, session
@@ -79,9 +79,7 @@ def server(idp: OidcProvider, tmp_path_factory: pytest.TempPathFactory, real_emb
     index = KnowledgeIndex(load_config(config), embedder=real_embedder)
     Indexer(index).run()
     index.close()
-    env = subprocess_env()
-    env.pop("ORGKB_HTTP_TOKEN", None)
-    with http_server(config, env, "--port", str(port), "--no-sync", banner=f"serving MCP at {url}") as started:
+    with oauth_server(config, url) as started:
         assert "OAuth" in started.banner, started.banner
         yield OAuthServer(url=url, issuer=idp.issuer, process=started.process, docs=docs, log=started.log)
     subprocess.run(["groupdel", "orgkbtokfin"], capture_output=True)

@@ -35,9 +35,9 @@ from orgkb.server.config import load_config
 from orgkb.server.embedding.embedder import Embedder
 from orgkb.server.index.indexer import Indexer
 from orgkb.server.index.knowledge import KnowledgeIndex
-from tests.conftest import subprocess_env, write_config
+from tests.conftest import write_config
 from tests.fake_confluence import FakeConfluence
-from tests.mcp_helpers import all_resources, hit_doc_id, http_server
+from tests.mcp_helpers import all_resources, hit_doc_id, oauth_server
 from tests.oidc_server import IdpUser, OidcProvider, missing
 from tests.samba_server import free_port
 from tests.system_accounts import system_accounts, write_owned
@@ -205,9 +205,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
             index = KnowledgeIndex(load_config(config), embedder=real_embedder)
             Indexer(index).run()
             index.close()
-            env = subprocess_env()
-            env.pop("ORGKB_HTTP_TOKEN", None)
-            with http_server(config, env, "--port", str(port), "--no-sync", banner=f"serving MCP at {url}") as started:
+            with oauth_server(config, url) as started:
                 yield Deployment(url=url, idp=idp, cases=cases, process=started.process, log=started.log)
         finally:
             for case in cases.values():
