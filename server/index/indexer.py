@@ -298,12 +298,12 @@ class Indexer:
         name = connector.config.name
         unchanged_version = stored is not None and not reload and ref.version is not None and stored[0] == ref.version
         # A document indexed before permissions were captured is read once more to record them.
-        if unchanged_version and self.index.catalog.permissions_of(doc_id(name, ref.key)) is not None:
+        recorded = self.index.catalog.permissions_of(doc_id(name, ref.key)) if unchanged_version else None
+        if unchanged_version and recorded is not None:
             if ref.permissions is not None:
                 # Changed at the source without a new version (an ACL edit): recorded, nothing loaded.
-                batch.regranted(refresh_permissions(
-                    self.index, doc_id(name, ref.key), effective_permissions(ref.permissions, connector.config, self.sid_names)
-                ))
+                captured = effective_permissions(ref.permissions, connector.config, self.sid_names)
+                batch.regranted(refresh_permissions(self.index, doc_id(name, ref.key), captured, recorded))
             batch.summary.unchanged += 1
             self.progress.advance(name, 1, ref.key)
             return

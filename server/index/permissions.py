@@ -69,10 +69,13 @@ class Regrant(NamedTuple):
     before: Permissions | None
 
 
-def refresh_permissions(index: KnowledgeIndex, document_id: str, permissions: Permissions | None) -> Regrant | None:
+def refresh_permissions(
+    index: KnowledgeIndex, document_id: str, permissions: Permissions | None, recorded: Permissions | None = None
+) -> Regrant | None:
     """Record a document's permissions if they differ from the indexed ones (its content is
-    unchanged); the change when something was updated (None otherwise)."""
-    before = index.catalog.permissions_of(document_id)
+    unchanged); the change when something was updated (None otherwise). ``recorded``: the
+    indexed ones, when the caller has just read them (every unchanged file of a sync does)."""
+    before = recorded if recorded is not None else index.catalog.permissions_of(document_id)
     if permissions is None or before == permissions:
         return None
     chunk_ids = [c.chunk_id for c in index.catalog.document_chunks(document_id)]
